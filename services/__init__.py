@@ -1,0 +1,1 @@
+"""Stand-alone services that run next to the orchestrator (the vLLM expert simulator)."""
