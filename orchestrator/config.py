@@ -166,12 +166,16 @@ class SchedulerSettings(_Model):
     gpu_memory_budget_gb: PosFloat | None = Field(default=None, description="awake experts must fit; None = all awake")
     sleep_level: Literal[1, 2] = 1
     max_queue_wait_s: PosFloat = 30.0
+    min_swap_batch: PosInt = Field(
+        default=8, description="a sleeping expert displaces a resident only once this many requests wait (or it starves)"
+    )
 
 
 class AggregationSettings(_Model):
     default_mode: AggregationMode = "auto"
     per_category: dict[str, AggregationMode] = Field(default_factory=dict)
     max_response_chars: PosInt = 4000
+    max_context_chars: PosInt = Field(default=24_000, description="synthesis input above this is aggregated sequentially")
 
 
 class RetrievalSettings(_Model):
@@ -213,6 +217,9 @@ class SimulatorSettings(_Model):
     itl_ms: NonNegFloat = 2.0
     itl_per_running_seq_ms: NonNegFloat = 0.05
     time_scale: NonNegFloat = Field(default=1.0, description="multiply every simulated delay (0 = instant)")
+    error_rate: Annotated[float, Field(ge=0, le=1)] = Field(default=0.0, description="fraction answered with HTTP 500")
+    stall_rate: Annotated[float, Field(ge=0, le=1)] = Field(default=0.0, description="fraction that hang before answering")
+    drop_rate: Annotated[float, Field(ge=0, le=1)] = Field(default=0.0, description="fraction whose connection is cut")
 
 
 class Config(_Model):

@@ -1,0 +1,221 @@
+"""Gateway overhead: the same workload against expert_sim directly, through our gateway with
+one expert pinned (``model`` = the expert's name) and through LiteLLM's proxy, in one run.
+
+Claim: our gateway adds less latency than LiteLLM's proxy and sustains more requests/s.
+
+    .venv/bin/python bench/bench_gateway_overhead.py [--requests 300] [--seconds 8] [--concurrency 32]
+
+Needs LiteLLM's proxy in its own venv (``.venv-litellm-proxy``, see docs/benchmarks.md); without
+it the LiteLLM column is skipped. The simulator answers instantly (time_scale 0), so every
+millisecond above "direct" is gateway overhead. Both gateways run one worker process with an
+API key checked on every request; latency is measured at concurrency 1 with the targets
+interleaved request by request, throughput with a closed loop of ``--concurrency`` clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from services.expert_sim.launcher import SimSpec, start_simulators  # noqa: E402
+from services.gateway.launcher import GatewayProcess  # noqa: E402
+
+LITELLM_VENV = REPO / ".venv-litellm-proxy"
+MASTER_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
+OUR_KEY = "sk-orchestrator-bench"
+SERVED = "org/bench-expert"
+PROMPT = [{"role": "user", "content": "Summarise the benefits of unit tests in one sentence."}]
+
+
+@dataclass
+class Target:
+    name: str
+    url: str  # chat completions URL
+    model: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self, max_tokens: int) -> dict:
+        return {"model": self.model, "messages": PROMPT, "max_tokens": max_tokens}
+
+
+@dataclass
+class LoadResult:
+    latencies: list[float]
+    errors: int
+    seconds: float
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def sequential_latencies(targets: list[Target], n: int, max_tokens: int) -> dict[str, list[float]]:
+    """``n`` requests per target at concurrency 1, interleaved so every target sees the same noise."""
+    out: dict[str, list[float]] = {t.name: [] for t in targets}
+    with httpx.Client(timeout=30) as client:
+        for t in targets:  # warm up connections and caches
+            for _ in range(20):
+                client.post(t.url, json=t.body(max_tokens), headers=t.headers).raise_for_status()
+        for _ in range(n):
+            for t in targets:
+                start = time.perf_counter()
+                r = client.post(t.url, json=t.body(max_tokens), headers=t.headers)
+                elapsed = time.perf_counter() - start
+                if r.status_code == 200:
+                    out[t.name].append(elapsed)
+    return out
+
+
+async def closed_loop(target: Target, concurrency: int, seconds: float, max_tokens: int) -> LoadResult:
+    """``concurrency`` clients each sending back-to-back requests for ``seconds``."""
+    latencies: list[float] = []
+    errors = 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                try:
+                    r = await client.post(target.url, json=target.body(max_tokens), headers=target.headers)
+                    ok = r.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                if ok:
+                    latencies.append(time.perf_counter() - start)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return LoadResult(latencies, errors, time.perf_counter() - started)
+
+
+def start_litellm_proxy(api_base: str, port: int) -> subprocess.Popen[bytes] | None:
+    exe = LITELLM_VENV / "bin" / "litellm"
+    if not exe.exists():
+        print(f"(LiteLLM proxy not installed at {LITELLM_VENV}; skipping it)")
+        return None
+    cfg = {
+        "model_list": [{"model_name": SERVED, "litellm_params": {"model": f"hosted_vllm/{SERVED}", "api_base": api_base}}],
+        "litellm_settings": {"set_verbose": False, "suppress_debug_info": True},
+    }
+    path = Path(tempfile.mkdtemp(prefix="litellm-bench-")) / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "LITELLM_MASTER_KEY": MASTER_KEY, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+    log = open(path.parent / "proxy.log", "wb")  # noqa: SIM115 - lives as long as the process
+    cmd = [str(exe), "--config", str(path), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_http(url: str, timeout_s: float, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, headers=headers, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} not ready after {timeout_s:.0f} s")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(api_base: str) -> Path:
+    cfg = {
+        "version": 1,
+        "experts": [{"name": "bench-expert", "model": f"hosted_vllm/{SERVED}", "api_base": api_base, "roles": ["expert", "aggregator"], "max_retries": 0}],
+        "gateway": {"api_keys_env": "ORCHESTRATOR_BENCH_KEYS", "rate_limit_rpm": 10_000_000},
+    }
+    path = Path(tempfile.mkdtemp(prefix="gw-bench-")) / "experts.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def report(lat: dict[str, list[float]], load: dict[str, LoadResult]) -> None:
+    base = lat["direct"]
+    print(f"\n{'target':<22}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}{'max rps':>10}{'errors':>8}")
+    for name, values in lat.items():
+        p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
+        add50 = p50 - percentile(base, 50) * 1000
+        add99 = p99 - percentile(base, 99) * 1000
+        res = load.get(name)
+        rps = f"{res.rps:10.0f}" if res else f"{'-':>10}"
+        errs = f"{res.errors:8d}" if res else f"{'-':>8}"
+        print(f"{name:<22}{p50:9.2f}{p99:9.2f}{add50:11.2f}{add99:11.2f}{rps}{errs}")
+    if "litellm proxy" in lat:
+        ours = percentile(lat["orchestrator gateway"], 50) - percentile(base, 50)
+        theirs = percentile(lat["litellm proxy"], 50) - percentile(base, 50)
+        print(f"\nadded median latency, LiteLLM proxy / ours: {theirs / max(ours, 1e-9):.1f}x")
+        print(f"max requests/s, ours / LiteLLM proxy: {load['orchestrator gateway'].rps / max(load['litellm proxy'].rps, 1e-9):.1f}x")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--requests", type=int, default=300, help="sequential requests per target")
+    ap.add_argument("--seconds", type=float, default=8.0, help="closed-loop duration per target")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--max-tokens", type=int, default=16)
+    args = ap.parse_args()
+
+    with start_simulators([SimSpec(SERVED, time_scale=0.0)]) as (sim,):
+        config_path = write_config(sim.api_base)
+        proxy_port = free_port()
+        proxy = start_litellm_proxy(sim.api_base, proxy_port)
+        gw = GatewayProcess(config_path, ready_path="/health", env={"ORCHESTRATOR_BENCH_KEYS": OUR_KEY}, log_level="warning")
+        try:
+            gw.start().wait_ready()
+            targets = [
+                Target("direct", f"{sim.api_base}/chat/completions", SERVED),
+                Target("orchestrator gateway", f"{gw.api_base}/chat/completions", "bench-expert", {"authorization": f"Bearer {OUR_KEY}"}),
+            ]
+            if proxy is not None:
+                wait_http(f"http://127.0.0.1:{proxy_port}/health/liveliness", 120)
+                targets.append(Target("litellm proxy", f"http://127.0.0.1:{proxy_port}/v1/chat/completions", SERVED, {"authorization": f"Bearer {MASTER_KEY}"}))
+            print(f"sequential latency: {args.requests} requests per target, interleaved")
+            lat = sequential_latencies(targets, args.requests, args.max_tokens)
+            load: dict[str, LoadResult] = {}
+            for t in targets:
+                print(f"closed loop: {t.name}, {args.concurrency} clients, {args.seconds:g} s")
+                load[t.name] = asyncio.run(closed_loop(t, args.concurrency, args.seconds, args.max_tokens))
+            report(lat, load)
+        finally:
+            gw.stop()
+            if proxy is not None:
+                proxy.send_signal(signal.SIGINT)
+                try:
+                    proxy.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proxy.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+"""The request pipeline: one LangGraph graph (route, retrieval gate, dispatch, aggregate,
+verify, respond) run online by the gateway and offline by :func:`run_pipeline`."""
+
+from orchestrator.pipeline.context import CallFn, PipelineContext
+from orchestrator.pipeline.options import RequestOptions
+from orchestrator.pipeline.runner import Pipeline, PipelineResult, run_pipeline
+from orchestrator.pipeline.state import ExpertFailure, PipelineInput, PipelineState
+
+__all__ = [
+    "CallFn",
+    "ExpertFailure",
+    "Pipeline",
+    "PipelineContext",
+    "PipelineInput",
+    "PipelineResult",
+    "PipelineState",
+    "RequestOptions",
+    "run_pipeline",
+]

@@ -1,0 +1,49 @@
+"""The pipeline's typed state: what flows between the nodes of one request.
+
+Run settings (router, expert access, aggregator) live in :class:`~orchestrator.pipeline.context.PipelineContext`,
+never here. Fields that several writers extend carry an ``operator.add`` reducer.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from orchestrator.aggregation import AggregationResult
+from orchestrator.pipeline.options import RequestOptions
+from orchestrator.trace import TraceEvent
+
+__all__ = ["ExpertFailure", "PipelineInput", "PipelineState"]
+
+
+@dataclass(frozen=True)
+class ExpertFailure:
+    expert: str
+    error: str
+    error_type: str
+
+
+@dataclass
+class PipelineInput:
+    messages: list[dict[str, Any]]
+    """The conversation, OpenAI chat format."""
+    options: RequestOptions = field(default_factory=RequestOptions)
+    """Per-request overrides (k, budget, experts, aggregation mode, ...)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """Sampling parameters forwarded to every expert call (max_tokens, temperature, ...)."""
+
+
+@dataclass
+class PipelineState(PipelineInput):
+    decision: Any = None
+    """The router's ``RoutingDecision`` for this request."""
+    completions: Annotated[list[Any], operator.add] = field(default_factory=list)
+    """Expert ``Completion``s that succeeded, in rank order."""
+    failures: Annotated[list[ExpertFailure], operator.add] = field(default_factory=list)
+    """Expert calls that failed (the answer is degraded when this is not empty)."""
+    aggregation: AggregationResult | None = None
+    answer: str | None = None
+    """The final text returned to the client."""
+    trace: Annotated[list[TraceEvent], operator.add] = field(default_factory=list)
+    """One event per step; appended by every node."""

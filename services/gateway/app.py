@@ -1,0 +1,81 @@
+"""``create_app(config)``: the OpenAI-compatible gateway as a FastAPI app.
+
+The factory reads nothing global: keys, limits and components come from ``config`` and the
+arguments, and the lifespan starts (and later closes) the expert client, the scheduler and the
+router. Tests inject a router, client or scheduler; production passes only the config.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+import orchestrator
+from orchestrator.config import Config
+from services.gateway.auth import ApiKeys, load_api_keys
+from services.gateway.errors import install_error_handlers
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.middleware import RequestContext
+from services.gateway.ratelimit import RateLimiter
+from services.gateway.routes import chat, health, models, route
+from services.gateway.state import GatewayState
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    config: Config,
+    *,
+    router: Any | None = None,
+    client: Any | None = None,
+    scheduler: Any | None = None,
+    artifacts: str | os.PathLike[str] | None = None,
+    router_tier: str = "minilm",
+    api_keys: ApiKeys | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """Build the gateway. ``router``: a fitted router (else loaded from ``artifacts`` or
+    ``config.router.artifacts`` at start-up, with embedding tier ``router_tier``); ``client``/``scheduler``: injected expert access
+    (else built from ``config``); ``api_keys``: else read from ``config.gateway``."""
+    settings = config.gateway
+    gateway = GatewayState(
+        config=config,
+        keys=api_keys if api_keys is not None else load_api_keys(config, dict(environ) if environ is not None else None),
+        metrics=GatewayMetrics(),
+        limiter=RateLimiter(settings.rate_limit_rpm) if settings.rate_limit_rpm else None,
+        artifacts=Path(artifacts) if artifacts is not None else None,
+        router_tier=router_tier,
+        router=router,
+        client=client,
+        scheduler=scheduler,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.aclose()
+
+    app = FastAPI(
+        title="Expert orchestrator gateway",
+        version=orchestrator.__version__,
+        description="OpenAI-compatible API: `router/auto` routes to k experts and aggregates; an expert's name passes through.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gateway
+    install_error_handlers(app)
+    for module in (chat, models, route, health):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
+    app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, metrics=gateway.metrics)
+    return app

@@ -1,0 +1,146 @@
+"""Building OpenAI wire objects from pipeline results: responses, SSE chunks, headers, params."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from orchestrator.errors import InvalidRequest
+from orchestrator.pipeline import RequestOptions
+from orchestrator.protocol import (
+    ChatCompletionChunk,
+    ChatCompletionRequest,
+    ChatCompletionResponse,
+    ChatCompletionResponseChoice,
+    ChatCompletionStreamChoice,
+    DeltaMessage,
+    ResponseMessage,
+    UsageInfo,
+    message_text,
+    random_id,
+    sse_done,
+    sse_event,
+)
+
+__all__ = [
+    "GatewayChatRequest",
+    "chat_response",
+    "finite",
+    "orchestrator_headers",
+    "request_messages",
+    "sampling_params",
+    "text_stream",
+]
+
+# Sampling fields forwarded to experts when the client set them.
+_FORWARD = (
+    "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias",
+    "response_format", "top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos",
+)
+CHARS_PER_TOKEN = 4  # prompt-size guard: a cheap estimate, no tokenizer on the hot path
+STREAM_PIECE_CHARS = 32
+
+
+class GatewayChatRequest(ChatCompletionRequest):
+    """OpenAI's chat request plus the ``orchestrator`` extra body field (per-request options)."""
+
+    orchestrator: RequestOptions | None = None
+
+
+def request_messages(body: ChatCompletionRequest, max_prompt_tokens: int) -> list[dict[str, Any]]:
+    if body.n != 1:
+        raise InvalidRequest("only n=1 is supported", param="n")
+    chars = sum(len(message_text(m)) for m in body.messages)
+    estimate = math.ceil(chars / CHARS_PER_TOKEN)
+    if estimate > max_prompt_tokens:
+        raise InvalidRequest(
+            f"The prompt is about {estimate} tokens (estimated at {CHARS_PER_TOKEN} characters a token), "
+            f"over this gateway's limit of {max_prompt_tokens}.",
+            param="messages",
+        )
+    return [m.model_dump(exclude_none=True) for m in body.messages]
+
+
+def sampling_params(body: ChatCompletionRequest, default_max_tokens: int) -> dict[str, Any]:
+    params = {k: getattr(body, k) for k in _FORWARD if k in body.model_fields_set and getattr(body, k) is not None}
+    params["max_tokens"] = body.requested_max_tokens or default_max_tokens
+    return params
+
+
+def orchestrator_headers(category: str, experts: list[str], aggregator: str | None, cost_usd: float | None) -> dict[str, str]:
+    headers = {
+        "x-orchestrator-category": category,
+        "x-orchestrator-experts": ",".join(experts),
+        "x-orchestrator-aggregator": aggregator or "none",
+    }
+    if cost_usd is not None:
+        headers["x-orchestrator-cost-usd"] = f"{cost_usd:.10f}"
+    return headers
+
+
+def chat_response(model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, trace: dict | None) -> ChatCompletionResponse:
+    extra = {"trace": trace} if trace is not None else {}
+    return ChatCompletionResponse(
+        model=model,
+        choices=[ChatCompletionResponseChoice(message=ResponseMessage(content=text), finish_reason=finish_reason)],
+        usage=UsageInfo(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens),
+        **extra,
+    )
+
+
+class ChunkWriter:
+    """SSE chunks of one streamed completion (constant id and created, as vLLM)."""
+
+    def __init__(self, model: str):
+        self.id = random_id("chatcmpl")
+        self.created = int(time.time())
+        self.model = model
+
+    def delta(self, content: str, *, role: str | None = None, finish_reason: str | None = None, **extra: Any) -> str:
+        delta = DeltaMessage(role=role, content=content) if role else DeltaMessage(content=content)
+        choice = ChatCompletionStreamChoice(delta=delta, logprobs=None, finish_reason=finish_reason)
+        return sse_event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[choice], **extra))
+
+    def usage(self, prompt_tokens: int, completion_tokens: int) -> str:
+        usage = UsageInfo(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens)
+        return sse_event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[], usage=usage), exclude_none=True)
+
+
+def _pieces(text: str, size: int = STREAM_PIECE_CHARS) -> Iterator[str]:
+    """Split at whitespace into pieces of about ``size`` characters (never mid-word when avoidable)."""
+    start = 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            space = text.rfind(" ", start + 1, end)
+            end = space if space > start else end
+        yield text[start:end]
+        start = end
+
+
+async def text_stream(
+    model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, *, include_usage: bool, trace: dict | None
+) -> AsyncIterator[str]:
+    """A finished answer streamed as OpenAI chunks: role, content pieces, finish, usage, [DONE]."""
+    writer = ChunkWriter(model)
+    yield writer.delta("", role="assistant")
+    for piece in _pieces(text):
+        yield writer.delta(piece)
+    extra = {"trace": trace} if trace is not None else {}
+    yield writer.delta("", finish_reason=finish_reason, **extra)
+    if include_usage:
+        yield writer.usage(prompt_tokens, completion_tokens)
+    yield sse_done()
+
+
+def finite(value: Any) -> Any:
+    """``value`` with non-finite floats replaced by None (JSON has no Infinity)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
