@@ -146,7 +146,7 @@ class RouterSettings(_Model):
     k_min: Annotated[int, Field(ge=1, le=16)] = 1
     k_max: Annotated[int, Field(ge=1, le=16)] = 3
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.5
-    selection: Literal["top_k", "sample"] = "top_k"
+    selection: Literal["top_k", "sample", "cover"] = "top_k"
     cost_weight: NonNegFloat = 0.0
     category_experts: dict[str, list[str]] = Field(
         default_factory=dict, description="category -> experts, overriding the learned map"

@@ -1,0 +1,145 @@
+"""The fast path: OpenAI-compatible chat completions over one pooled ``httpx.AsyncClient``.
+
+vLLM (and the simulator) speak the OpenAI wire format, so for ``hosted_vllm/`` experts the
+client skips litellm's request building and response wrapping; ``bench/bench_client_overhead.py``
+measures the difference. This module is the one place httpx exceptions become
+:mod:`orchestrator.errors` (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from orchestrator.config import ExpertConfig
+from orchestrator.errors import ExpertError, ExpertResponseError, ExpertTimeout, ExpertUnavailable
+from orchestrator.experts.types import RawCompletion
+
+__all__ = ["HttpxTransport"]
+
+_LIMITS = httpx.Limits(max_connections=2048, max_keepalive_connections=512)
+
+
+@contextmanager
+def _translate(expert: str, timeout_s: float) -> Iterator[None]:
+    try:
+        yield
+    except ExpertError:
+        raise
+    except httpx.TimeoutException as exc:
+        raise ExpertTimeout(expert, f"no response within {timeout_s:g} s ({type(exc).__name__})") from exc
+    except httpx.HTTPError as exc:  # connect, read, write, protocol: the server is not serving
+        raise ExpertUnavailable(expert, f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The ``error.message`` of an OpenAI/vLLM error envelope, else the start of the body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(body, dict):
+        err = body.get("error", body)
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(body.get("detail"), str):
+            return body["detail"]
+    return str(body)[:200]
+
+
+def _parse(expert: str, body: Any) -> RawCompletion:
+    try:
+        choice = body["choices"][0]
+        usage = body.get("usage") or {}
+        return RawCompletion(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=int(usage.get("prompt_tokens") or 0),
+            completion_tokens=int(usage.get("completion_tokens") or 0),
+        )
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+        raise ExpertResponseError(expert, f"malformed completion: {str(body)[:200]}", 502) from exc
+
+
+class HttpxTransport:
+    """Chat completions against ``{api_base}/chat/completions``; one connection pool for all experts."""
+
+    name = "httpx"
+
+    def __init__(self, client: httpx.AsyncClient | None = None):
+        self._client = client or httpx.AsyncClient(limits=_LIMITS, timeout=None)
+
+    @staticmethod
+    def supports(expert: ExpertConfig) -> bool:
+        return expert.api_base is not None
+
+    def _request(self, expert: ExpertConfig, messages: list[dict], params: dict, stream: bool) -> dict[str, Any]:
+        payload = {**params, "model": expert.served_name, "messages": messages}
+        if stream:
+            payload["stream"] = True
+            payload.setdefault("stream_options", {"include_usage": True})
+        return payload
+
+    def _headers(self, expert: ExpertConfig) -> dict[str, str]:
+        key = expert.api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    async def complete(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> RawCompletion:
+        with _translate(expert.name, timeout_s):
+            response = await self._client.post(
+                f"{expert.api_base}/chat/completions",
+                json=self._request(expert, messages, params, stream=False),
+                headers=self._headers(expert),
+                timeout=timeout_s,
+            )
+        if response.status_code >= 400:
+            raise ExpertResponseError(expert.name, _error_message(response), response.status_code)
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise ExpertResponseError(expert.name, f"response is not JSON: {response.text[:200]!r}", 502) from exc
+        return _parse(expert.name, body)
+
+    async def stream(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> AsyncIterator[str]:
+        """Content deltas of a server-sent-event stream, in order."""
+        with _translate(expert.name, timeout_s):
+            async with self._client.stream(
+                "POST",
+                f"{expert.api_base}/chat/completions",
+                json=self._request(expert, messages, params, stream=True),
+                headers=self._headers(expert),
+                timeout=timeout_s,
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    raise ExpertResponseError(expert.name, _error_message(response), response.status_code)
+                async for line in response.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    delta = _delta(expert.name, data)
+                    if delta:
+                        yield delta
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _delta(expert: str, data: str) -> str:
+    try:
+        chunk = json.loads(data)
+    except ValueError as exc:
+        raise ExpertResponseError(expert, f"malformed stream chunk: {data[:200]!r}", 502) from exc
+    if "error" in chunk:  # vLLM reports mid-stream failures as an error chunk
+        err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+        raise ExpertResponseError(expert, str(err.get("message")), int(err.get("code") or 500))
+    choices = chunk.get("choices") or []
+    if not choices:
+        return ""
+    return (choices[0].get("delta") or {}).get("content") or ""

@@ -1,0 +1,100 @@
+"""The general path: any litellm provider (``hosted_vllm/``, ``openai/``, ``anthropic/`` ...).
+
+litellm is imported on first use (it costs ~2 s) and told to stay quiet. Its own retries are
+off: the :class:`~orchestrator.experts.client.ExpertClient` retries, so the breaker and the
+trace see every attempt. This module is the one place litellm exceptions become
+:mod:`orchestrator.errors` (``raise ... from exc``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from orchestrator.config import ExpertConfig
+from orchestrator.errors import ExpertError, ExpertResponseError, ExpertTimeout, ExpertUnavailable
+from orchestrator.experts.types import RawCompletion
+
+__all__ = ["LitellmTransport"]
+
+
+def _litellm() -> Any:
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+@contextmanager
+def _translate(expert: str, timeout_s: float) -> Iterator[None]:
+    litellm = _litellm()
+    try:
+        yield
+    except ExpertError:
+        raise
+    except litellm.exceptions.Timeout as exc:
+        raise ExpertTimeout(expert, f"no response within {timeout_s:g} s") from exc
+    except litellm.exceptions.APIConnectionError as exc:
+        raise ExpertUnavailable(expert, f"connection failed: {_first_line(exc)}") from exc
+    except litellm.exceptions.OpenAIError as exc:
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            raise ExpertResponseError(expert, _first_line(exc), status) from exc
+        raise ExpertUnavailable(expert, _first_line(exc)) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+class LitellmTransport:
+    name = "litellm"
+
+    @staticmethod
+    def supports(expert: ExpertConfig) -> bool:
+        return True
+
+    def _kwargs(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {**params, "model": expert.model, "messages": messages, "timeout": timeout_s, "num_retries": 0, "max_retries": 0}
+        if expert.api_base:
+            kwargs["api_base"] = expert.api_base
+        key = expert.api_key()
+        if key:
+            kwargs["api_key"] = key
+        elif expert.provider == "openai" and expert.api_base:
+            kwargs["api_key"] = "EMPTY"  # openai/ on a self-hosted server refuses to run without one
+        return kwargs
+
+    async def complete(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> RawCompletion:
+        litellm = _litellm()
+        with _translate(expert.name, timeout_s):
+            response = await litellm.acompletion(**self._kwargs(expert, messages, params, timeout_s))
+        try:
+            choice = response.choices[0]
+            usage = getattr(response, "usage", None)
+            return RawCompletion(
+                text=choice.message.content or "",
+                finish_reason=choice.finish_reason or "stop",
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            )
+        except (AttributeError, IndexError, TypeError, ValueError) as exc:
+            raise ExpertResponseError(expert.name, f"malformed completion: {str(response)[:200]}", 502) from exc
+
+    async def stream(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> AsyncIterator[str]:
+        litellm = _litellm()
+        with _translate(expert.name, timeout_s):
+            response = await litellm.acompletion(**self._kwargs(expert, messages, params, timeout_s), stream=True)
+            async for chunk in response:
+                choices = getattr(chunk, "choices", None) or []
+                delta = getattr(choices[0], "delta", None) if choices else None
+                content = getattr(delta, "content", None) if delta is not None else None
+                if content:
+                    yield content
+
+    async def aclose(self) -> None:
+        return None
+
+

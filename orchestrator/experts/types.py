@@ -1,0 +1,53 @@
+"""Value types the expert client returns: one :class:`Completion` per call, with its trace."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["Completion", "RawCompletion", "TraceEvent"]
+
+
+@dataclass
+class TraceEvent:
+    """Something worth knowing that happened while serving a call.
+
+    ``kind`` is one of ``retry``, ``fallback``, ``breaker_open``, ``timeout``, ``error``,
+    ``wake``, ``sleep``; ``at`` is the client's monotonic clock.
+    """
+
+    kind: str
+    expert: str
+    detail: str
+    at: float
+
+
+@dataclass
+class RawCompletion:
+    """What one transport returns for one successful HTTP call (before cost and trace)."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    ttft_s: float | None = None
+
+
+@dataclass
+class Completion:
+    """One expert's answer with its usage, cost, latency and everything that went wrong on the way."""
+
+    expert: str
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    ttft_s: float | None
+    cost_usd: float
+    attempts: int
+    events: list[TraceEvent] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """False for the placeholder the offline batch records for a request that failed."""
+        return self.finish_reason != "error"

@@ -1,0 +1,276 @@
+"""Which experts are awake: a GPU-memory budget enforced with vLLM's sleep mode.
+
+SN40L's view of memory tiers: a few models live in HBM (here: awake in vLLM), the rest wait in
+DDR (here: asleep at level 1, weights offloaded to CPU RAM) and are swapped in on demand.
+Each managed expert occupies ``memory_gb`` while awake; the awake set never exceeds
+``scheduler.gpu_memory_budget_gb``. An expert is *managed* when a budget is set, it has a
+``memory_gb``, an ``api_base`` and sleep mode enabled; every other expert counts as always awake.
+
+Sleeping is ``POST {root}/sleep?level=N`` and waking ``POST {root}/wake_up``, where root is the
+``api_base`` without ``/v1``. vLLM hangs (0.17+) or crashes (<=0.15) on requests sent while
+asleep, so nothing may reach a sleeping server: callers pin an expert (``use`` or ``try_pin``)
+for the duration of each request, and an expert is put to sleep only once its pins drain.
+Swaps run one at a time (one GPU, one PCIe link).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from orchestrator.config import Config, ExpertConfig
+from orchestrator.errors import ExpertUnavailable
+from orchestrator.experts.types import TraceEvent
+
+__all__ = ["ResidencyManager", "api_root"]
+
+# Experts the current task already pins: a nested ``use`` (scheduler pin, then the client's gate)
+# must not wait for a drain that its own outer pin is holding up.
+_HELD: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("orchestrator_residency_held", default=frozenset())
+
+
+_CONTROL_ATTEMPTS = 3
+
+
+def api_root(api_base: str) -> str:
+    """``http://h:p/v1`` -> ``http://h:p``: vLLM serves /sleep and /wake_up beside /v1, not under it."""
+    base = api_base.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+@dataclass
+class _Slot:
+    name: str
+    memory_gb: float
+    root: str
+    awake: bool = True
+    draining: bool = False
+    pins: int = 0
+    last_used: float = 0.0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.idle.set()
+
+
+def _managed(expert: ExpertConfig, budget: float | None) -> bool:
+    return budget is not None and expert.memory_gb is not None and expert.api_base is not None and expert.vllm.enable_sleep_mode
+
+
+class ResidencyManager:
+    """Keeps the awake set within the budget; wakes on demand (LRU) or on the scheduler's plan."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        budget_gb: float | None = None,
+        sleep_level: int | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        request_timeout_s: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.budget_gb = budget_gb if budget_gb is not None else config.scheduler.gpu_memory_budget_gb
+        self.sleep_level = sleep_level if sleep_level is not None else config.scheduler.sleep_level
+        self._http = http_client or httpx.AsyncClient(timeout=request_timeout_s)
+        self._owns_http = http_client is None
+        self._clock = clock
+        self._slots = {
+            e.name: _Slot(e.name, float(e.memory_gb or 0.0), api_root(e.api_base or ""))
+            for e in config.experts
+            if _managed(e, self.budget_gb)
+        }
+        self._lock = asyncio.Lock()
+        self.wakes = 0
+        self.sleeps = 0
+        self.swap_seconds = 0.0
+        self.events: deque[TraceEvent] = deque(maxlen=1000)
+
+    # ------------------------------------------------------------------ state
+
+    def manages(self, expert: str) -> bool:
+        return expert in self._slots
+
+    def is_awake(self, expert: str) -> bool:
+        slot = self._slots.get(expert)
+        return slot is None or slot.awake
+
+    def dispatchable(self, expert: str) -> bool:
+        """Awake and not being drained for a swap: new requests may start now."""
+        slot = self._slots.get(expert)
+        return slot is None or (slot.awake and not slot.draining)
+
+    @property
+    def awake(self) -> list[str]:
+        return sorted(name for name, s in self._slots.items() if s.awake)
+
+    @property
+    def swapping(self) -> bool:
+        return self._lock.locked()
+
+    def memory_gb(self, expert: str) -> float:
+        slot = self._slots.get(expert)
+        return slot.memory_gb if slot else 0.0
+
+    def free_gb(self) -> float:
+        if self.budget_gb is None:
+            return float("inf")
+        return self.budget_gb - sum(s.memory_gb for s in self._slots.values() if s.awake)
+
+    def last_used(self, expert: str) -> float:
+        slot = self._slots.get(expert)
+        return slot.last_used if slot else 0.0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "budget_gb": self.budget_gb,
+            "awake": self.awake,
+            "free_gb": self.free_gb() if self.budget_gb is not None else None,
+            "wakes": self.wakes,
+            "sleeps": self.sleeps,
+            "swap_seconds": round(self.swap_seconds, 3),
+        }
+
+    # ------------------------------------------------------------------ pins
+
+    def try_pin(self, expert: str) -> bool:
+        """Pin an awake, non-draining expert for one request; False when it must be woken first."""
+        slot = self._slots.get(expert)
+        if slot is None:
+            return True
+        if not slot.awake or slot.draining:
+            return False
+        slot.pins += 1
+        slot.idle.clear()
+        slot.last_used = self._clock()
+        return True
+
+    def unpin(self, expert: str) -> None:
+        slot = self._slots.get(expert)
+        if slot is None:
+            return
+        slot.pins -= 1
+        slot.last_used = self._clock()
+        if slot.pins <= 0:
+            slot.pins = 0
+            slot.idle.set()
+
+    def held_context(self, expert: str) -> contextvars.Context:
+        """A context in which ``use(expert)`` is a no-op, for a task that runs under a ``try_pin``."""
+        ctx = contextvars.copy_context()
+        ctx.run(_HELD.set, _HELD.get() | {expert})
+        return ctx
+
+    @contextlib.asynccontextmanager
+    async def use(self, expert: str) -> AsyncIterator[None]:
+        """Hold ``expert`` awake for the body, waking it first (evicting LRU experts) if needed."""
+        if expert not in self._slots or expert in _HELD.get():
+            yield
+            return
+        while not self.try_pin(expert):
+            await self.ensure_awake(expert)
+        token = _HELD.set(_HELD.get() | {expert})
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            self.unpin(expert)
+
+    # ------------------------------------------------------------------ swaps
+
+    async def start(self) -> None:
+        """Learn who is asleep (``/is_sleeping``), then sleep experts until the awake set fits."""
+        states = await asyncio.gather(*(self._probe(s) for s in self._slots.values()))
+        for slot, asleep in zip(self._slots.values(), states, strict=True):
+            slot.awake = not asleep
+        async with self._lock:
+            for slot in reversed(list(self._slots.values())):  # keep the first-listed awake
+                if self.free_gb() >= 0:
+                    break
+                if slot.awake:
+                    try:
+                        await self._evict(slot)
+                    except ExpertUnavailable as exc:  # a server that is down holds no GPU memory
+                        slot.awake = False
+                        self.events.append(TraceEvent(kind="error", expert=slot.name, detail=str(exc), at=self._clock()))
+
+    async def ensure_awake(self, expert: str) -> None:
+        """On-demand: make room by sleeping the least recently used experts, then wake ``expert``."""
+        await self.swap_in(expert, victims=[])
+
+    async def swap_in(self, expert: str, victims: list[str]) -> None:
+        """Sleep ``victims`` (after their in-flight requests finish), make any further room LRU, wake ``expert``."""
+        slot = self._slots.get(expert)
+        if slot is None:
+            return
+        async with self._lock:
+            if slot.awake and not slot.draining:
+                return
+            for name in victims:
+                victim = self._slots[name]
+                if victim.awake and name != expert:
+                    await self._evict(victim)
+            while self.free_gb() < slot.memory_gb:
+                await self._evict(self._lru_victim(exclude=expert))
+            await self._wake(slot)
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self._http.aclose()
+
+    def _lru_victim(self, exclude: str) -> _Slot:
+        awake = [s for s in self._slots.values() if s.awake and s.name != exclude]
+        if not awake:
+            raise ExpertUnavailable(exclude, "does not fit in the GPU-memory budget even with every other expert asleep")
+        return min(awake, key=lambda s: (s.pins > 0, s.last_used))
+
+    async def _evict(self, slot: _Slot) -> None:
+        slot.draining = True
+        try:
+            await slot.idle.wait()
+            await self._post(slot, "/sleep", {"level": self.sleep_level}, "sleep")
+            slot.awake = False
+            self.sleeps += 1
+        finally:
+            slot.draining = False
+
+    async def _wake(self, slot: _Slot) -> None:
+        await self._post(slot, "/wake_up", None, "wake")
+        slot.awake = True
+        slot.last_used = self._clock()
+        self.wakes += 1
+
+    async def _post(self, slot: _Slot, path: str, params: dict | None, kind: str) -> None:
+        started = self._clock()
+        for attempt in range(_CONTROL_ATTEMPTS):
+            try:
+                response = await self._http.post(slot.root + path, params=params)
+                break
+            except httpx.TransportError as exc:
+                # A pooled keep-alive connection the server just closed fails like this; sleep and
+                # wake are idempotent, so another attempt on a fresh connection is safe.
+                if attempt + 1 == _CONTROL_ATTEMPTS:
+                    raise ExpertUnavailable(slot.name, f"{kind} failed: {type(exc).__name__}: {exc}") from exc
+                await asyncio.sleep(0.05 * (attempt + 1))
+        if response.status_code >= 400:
+            raise ExpertUnavailable(slot.name, f"{kind} failed: HTTP {response.status_code} {response.text[:200]}")
+        took = self._clock() - started
+        self.swap_seconds += took
+        self.events.append(TraceEvent(kind=kind, expert=slot.name, detail=f"{path} took {took:.3f} s", at=started))
+
+    async def _probe(self, slot: _Slot) -> bool:
+        try:
+            response = await self._http.get(slot.root + "/is_sleeping", timeout=10.0)
+            return bool(response.json().get("is_sleeping", False))
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return False  # unknown counts as awake: the budget stays conservative
+
+
