@@ -3,7 +3,8 @@
 from orchestrator.experts.backoff import Backoff
 from orchestrator.experts.breaker import BreakerState, CircuitBreaker
 from orchestrator.experts.client import BreakerOpen, ExpertClient, ResiliencePolicy
-from orchestrator.experts.types import Completion, RawCompletion, TraceEvent
+from orchestrator.experts.streaming import ExpertStream
+from orchestrator.experts.types import Completion, RawCompletion, StreamPart, TraceEvent, Usage
 
 __all__ = [
     "Backoff",
@@ -12,7 +13,10 @@ __all__ = [
     "CircuitBreaker",
     "Completion",
     "ExpertClient",
+    "ExpertStream",
     "RawCompletion",
     "ResiliencePolicy",
+    "StreamPart",
     "TraceEvent",
+    "Usage",
 ]

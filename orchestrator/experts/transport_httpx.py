@@ -17,7 +17,7 @@ import httpx
 
 from orchestrator.config import ExpertConfig
 from orchestrator.errors import ExpertError, ExpertResponseError, ExpertTimeout, ExpertUnavailable
-from orchestrator.experts.types import RawCompletion
+from orchestrator.experts.types import RawCompletion, StreamPart, Usage
 
 __all__ = ["HttpxTransport"]
 
@@ -104,8 +104,8 @@ class HttpxTransport:
             raise ExpertResponseError(expert.name, f"response is not JSON: {response.text[:200]!r}", 502) from exc
         return _parse(expert.name, body)
 
-    async def stream(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> AsyncIterator[str]:
-        """Content deltas of a server-sent-event stream, in order."""
+    async def stream(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> AsyncIterator[StreamPart]:
+        """The parts of a server-sent-event stream, in order: content deltas, finish reason, usage."""
         with _translate(expert.name, timeout_s):
             async with self._client.stream(
                 "POST",
@@ -123,23 +123,40 @@ class HttpxTransport:
                     data = line[5:].strip()
                     if data == "[DONE]":
                         return
-                    delta = _delta(expert.name, data)
-                    if delta:
-                        yield delta
+                    part = _part(expert.name, data)
+                    if part is not None:
+                        yield part
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def _delta(expert: str, data: str) -> str:
+def _part(expert: str, data: str) -> StreamPart | None:
+    """One chunk's content delta, finish reason and usage; None for a chunk carrying none of them."""
     try:
         chunk = json.loads(data)
     except ValueError as exc:
         raise ExpertResponseError(expert, f"malformed stream chunk: {data[:200]!r}", 502) from exc
+    if not isinstance(chunk, dict):
+        raise ExpertResponseError(expert, f"malformed stream chunk: {data[:200]!r}", 502)
     if "error" in chunk:  # vLLM reports mid-stream failures as an error chunk
         err = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
         raise ExpertResponseError(expert, str(err.get("message")), int(err.get("code") or 500))
     choices = chunk.get("choices") or []
-    if not choices:
-        return ""
-    return (choices[0].get("delta") or {}).get("content") or ""
+    choice = choices[0] if choices and isinstance(choices[0], dict) else {}
+    content = (choice.get("delta") or {}).get("content") or ""
+    finish_reason = choice.get("finish_reason")
+    # The usage chunk has no choices; with continuous_usage_stats every chunk has one (the last wins).
+    usage = _usage(expert, chunk.get("usage"))
+    if not content and finish_reason is None and usage is None:
+        return None
+    return StreamPart(content=content, finish_reason=finish_reason, usage=usage)
+
+
+def _usage(expert: str, usage: Any) -> Usage | None:
+    if not usage:
+        return None
+    try:
+        return Usage(prompt_tokens=int(usage.get("prompt_tokens") or 0), completion_tokens=int(usage.get("completion_tokens") or 0))
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise ExpertResponseError(expert, f"malformed usage in stream: {str(usage)[:200]}", 502) from exc

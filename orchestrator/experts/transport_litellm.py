@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.config import ExpertConfig
 from orchestrator.errors import ExpertError, ExpertResponseError, ExpertTimeout, ExpertUnavailable
-from orchestrator.experts.types import RawCompletion
+from orchestrator.experts.types import RawCompletion, StreamPart, Usage
 
 __all__ = ["LitellmTransport"]
 
@@ -83,18 +83,29 @@ class LitellmTransport:
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ExpertResponseError(expert.name, f"malformed completion: {str(response)[:200]}", 502) from exc
 
-    async def stream(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> AsyncIterator[str]:
+    async def stream(self, expert: ExpertConfig, messages: list[dict], params: dict, timeout_s: float) -> AsyncIterator[StreamPart]:
         litellm = _litellm()
+        kwargs = self._kwargs(expert, messages, params, timeout_s)
+        kwargs.setdefault("stream_options", {"include_usage": True})  # the server's own token counts, as on the httpx path
         with _translate(expert.name, timeout_s):
-            response = await litellm.acompletion(**self._kwargs(expert, messages, params, timeout_s), stream=True)
+            response = await litellm.acompletion(**kwargs, stream=True)
             async for chunk in response:
-                choices = getattr(chunk, "choices", None) or []
-                delta = getattr(choices[0], "delta", None) if choices else None
-                content = getattr(delta, "content", None) if delta is not None else None
-                if content:
-                    yield content
+                part = _part(chunk)
+                if part is not None:
+                    yield part
 
     async def aclose(self) -> None:
         return None
 
 
+def _part(chunk: Any) -> StreamPart | None:
+    choices = getattr(chunk, "choices", None) or []
+    choice = choices[0] if choices else None
+    delta = getattr(choice, "delta", None)
+    content = getattr(delta, "content", None) or ""
+    finish_reason = getattr(choice, "finish_reason", None)
+    usage = getattr(chunk, "usage", None)
+    tokens = Usage(int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)) if usage else None
+    if not content and finish_reason is None and tokens is None:
+        return None
+    return StreamPart(content=content, finish_reason=finish_reason, usage=tokens)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Completion", "RawCompletion", "TraceEvent"]
+__all__ = ["Completion", "RawCompletion", "StreamPart", "TraceEvent", "Usage"]
 
 
 @dataclass
@@ -19,6 +19,28 @@ class TraceEvent:
     expert: str
     detail: str
     at: float
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the server reported them (OpenAI/vLLM ``usage``)."""
+
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class StreamPart:
+    """One useful piece of a transport's stream: a content delta, the finish reason, the usage
+    report (vLLM's final ``stream_options.include_usage`` chunk), or several at once."""
+
+    content: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
 
 
 @dataclass

@@ -2,9 +2,10 @@
 
 Streaming with the pipeline runs the experts (and the aggregator) first, then streams the
 final answer in OpenAI's chunk format: an ensemble answer does not exist until the experts have
-all answered. A direct pass-through streams the expert's own tokens as they come. Failures
-before the first byte are ordinary HTTP errors; a failure after it is sent as vLLM does, an
-``{"error": ...}`` event followed by ``[DONE]``.
+all answered. A direct pass-through streams the expert's own tokens as they come, and its
+closing usage chunk carries the expert's own usage report. Failures before the first byte are
+ordinary HTTP errors; a failure after it is sent as vLLM does, an ``{"error": ...}`` event
+followed by ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
 from orchestrator.errors import ExpertError, InvalidRequest
+from orchestrator.experts import Completion, ExpertStream
 from orchestrator.pipeline import RequestOptions
+from orchestrator.trace import Trace, TraceEvent
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
 from services.gateway.state import GatewayState
@@ -53,9 +57,10 @@ class ChatService:
         if target.kind == "expert":
             assert target.expert is not None
             self.gw.metrics.completions.labels(kind="expert").inc()
+            trace_id = request_id if want_trace or (body.orchestrator and body.orchestrator.trace) else None
             if body.stream:
-                return await self._direct_stream(body, target.expert, messages, params)
-            return await self._direct(body, target.expert, messages, params)
+                return await self._direct_stream(body, target.expert, messages, params, trace_id)
+            return await self._direct(body, target.expert, messages, params, trace_id)
         self.gw.metrics.completions.labels(kind="pipeline").inc()
         return await self._pipeline(body, target, messages, params, request_id, want_trace)
 
@@ -95,7 +100,7 @@ class ChatService:
 
     # ------------------------------------------------------------------ direct
 
-    async def _direct(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict) -> Response:
+    async def _direct(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
         try:
             completion = await self.gw.client.complete(expert, messages, params)
         except ExpertError:
@@ -103,18 +108,19 @@ class ChatService:
             raise
         self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         headers = orchestrator_headers("direct", [expert], None, completion.cost_usd)
-        response = chat_response(body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, None)
+        trace = _direct_trace(trace_id, completion) if trace_id else None
+        response = chat_response(body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace)
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
-    async def _direct_stream(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict) -> Response:
-        pump = _StreamPump(self.gw.client.stream(expert, messages, params))
+    async def _direct_stream(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
+        stream = self.gw.client.stream_completion(expert, messages, params)
+        pump = _StreamPump(stream)
         try:
             first = await pump.first()  # an expert that is down fails here, with a proper status
         except ExpertError:
             self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
             raise
         writer = ChunkWriter(body.model or expert)
-        prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
 
         async def events() -> AsyncIterator[str]:
             pieces = 0
@@ -132,17 +138,47 @@ class ChatService:
                 return
             finally:
                 await pump.aclose()
-            yield writer.delta("", finish_reason="stop")
-            # The expert client yields text deltas only: usage here is an estimate (one token a delta).
-            prompt_tokens = -(-prompt_chars // CHARS_PER_TOKEN)
-            cost = self.gw.config.expert(expert).price.cost(prompt_tokens, pieces)
-            self.gw.metrics.observe_direct(expert, prompt_tokens, pieces, cost)
+            completion = self._streamed_completion(stream, messages, pieces)
+            self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
+            # The cost is known only now, after the headers went out: it rides in the trace.
+            extra = {"trace": _direct_trace(trace_id, completion)} if trace_id else {}
+            yield writer.delta("", finish_reason=completion.finish_reason, **extra)
             if body.wants_usage_chunk:
-                yield writer.usage(prompt_tokens, pieces)
+                yield writer.usage(completion.prompt_tokens, completion.completion_tokens)
             yield "data: [DONE]\n\n"
 
         headers = orchestrator_headers("direct", [expert], None, None)
         return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+
+    def _streamed_completion(self, stream: ExpertStream, messages: list[dict], pieces: int) -> Completion:
+        """The finished stream's usage and cost as the expert reported them (vLLM's usage chunk)."""
+        completion = stream.completion
+        if stream.usage is None:
+            # Fallback only: this upstream sent no usage chunk (it ignores stream_options, as
+            # some OpenAI-compatible servers do), so estimate: prompt chars / 4, a token a delta.
+            prompt_chars = sum(len(str(m.get("content") or "")) for m in messages)
+            completion.prompt_tokens = -(-prompt_chars // CHARS_PER_TOKEN)
+            completion.completion_tokens = pieces
+            completion.cost_usd = self.gw.config.expert(stream.expert).price.cost(completion.prompt_tokens, pieces)
+        return completion
+
+
+def _direct_trace(request_id: str, completion: Completion) -> dict[str, Any]:
+    """A one-event trace for a pass-through call, shaped like the pipeline's ``expert`` events."""
+    decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
+    if completion.ttft_s is not None:
+        decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
+    event = TraceEvent(
+        "expert",
+        decision,
+        started_at=time.time() - completion.latency_s,
+        duration_s=completion.latency_s,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cost_usd=completion.cost_usd,
+        expert=completion.expert,
+    )
+    return Trace.of(request_id, [event]).to_dict()
 
 
 class _StreamPump:

@@ -247,3 +247,88 @@ def test_client_auto_transport_is_httpx_for_vllm_and_litellm_otherwise() -> None
 def test_client_rejects_an_unknown_transport_name() -> None:
     with pytest.raises(ValueError, match="transport must be"):
         ExpertClient(make_config([9001]), transport="grpc")  # type: ignore[arg-type]
+
+
+def sse(*chunks: dict) -> str:
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+
+
+def content_chunk(text: str, finish_reason: str | None = None) -> dict:
+    return {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish_reason}]}
+
+
+async def test_client_stream_asks_for_usage_and_reports_it_with_cost() -> None:
+    usage = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    body = sse(content_chunk("4"), content_chunk("2", "length"), {"choices": [], "usage": usage})
+    requests = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(json.loads(request.content))
+        return httpx.Response(200, text=body, headers={"content-type": "text/event-stream"})
+
+    async with client_for(handler) as client:
+        stream = client.stream_completion("e0", MESSAGES)
+        assert [d async for d in stream] == ["4", "2"]
+    assert requests[0]["stream_options"] == {"include_usage": True}
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (12, 3)
+    assert stream.cost_usd == pytest.approx((12 * 1.0 + 3 * 2.0) / 1e6)
+    assert stream.finish_reason == "length" and stream.text == "42" and stream.attempts == 1
+
+
+async def test_client_stream_leaves_usage_and_cost_unknown_when_the_server_sends_no_usage() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=sse(content_chunk("hi", "stop")))
+
+    async with client_for(handler) as client:
+        stream = client.stream_completion("e0", MESSAGES)
+        assert [d async for d in stream] == ["hi"]
+    assert stream.done and stream.usage is None and stream.cost_usd is None
+    assert stream.completion.completion_tokens == 0 and stream.completion.cost_usd == 0.0
+
+
+async def test_client_stream_counts_attempts_and_traces_the_retry_before_the_first_delta() -> None:
+    calls = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(503, json=error_body("warming up", 503))
+        return httpx.Response(200, text=sse(content_chunk("ok", "stop"), {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}))
+
+    async with client_for(handler, max_retries=1) as client:
+        stream = client.stream_completion("e0", MESSAGES)
+        assert [d async for d in stream] == ["ok"]
+    assert stream.attempts == 2 and [e.kind for e in stream.events] == ["retry"]
+    assert stream.usage.total_tokens == 6
+
+
+async def test_client_stream_ttft_is_measured_to_the_first_content_delta_not_the_role_chunk() -> None:
+    clock = FakeClock()
+    role = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}
+
+    class TickingStream(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            for chunk, seconds in ((role, 0.25), (content_chunk("a"), 0.5), (content_chunk("b", "stop"), 1.0)):
+                clock.advance(seconds)
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, stream=TickingStream())
+
+    async with client_for(handler, clock=clock) as client:
+        stream = client.stream_completion("e0", MESSAGES)
+        assert [d async for d in stream] == ["a", "b"]
+    assert stream.ttft_s == pytest.approx(0.75) and stream.latency_s == pytest.approx(1.75)
+
+
+async def test_client_stream_completion_is_unavailable_until_the_stream_ends() -> None:
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text=sse(content_chunk("a"), content_chunk("b", "stop")))
+
+    async with client_for(handler) as client:
+        stream = client.stream_completion("e0", MESSAGES)
+        assert await stream.__anext__() == "a"
+        with pytest.raises(RuntimeError, match="has not finished"):
+            stream.completion
+        await stream.aclose()

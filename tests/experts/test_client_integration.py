@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 
+import httpx
 import pytest
 
 from orchestrator.config import Config
@@ -109,3 +111,56 @@ async def test_client_against_real_vllm(transport: str) -> None:
     assert c.prompt_tokens > 0 and 0 < c.completion_tokens <= 8
     assert deltas, "the stream carried content"
     assert all(r.completion_tokens > 0 for r in results)
+
+
+def sim_usage_chunk(sim: SimProcess, params: dict) -> dict:
+    """The usage chunk the simulator itself sends for this request (what vLLM would send)."""
+    body = {"model": sim.served_model_name, "messages": MSG, "stream": True, "stream_options": {"include_usage": True}, **params}
+    with httpx.stream("POST", f"{sim.api_base}/chat/completions", json=body, timeout=10) as r:
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:") and line[5:].strip() != "[DONE]"]
+    (usage_chunk,) = [e for e in events if e.get("usage")]
+    assert usage_chunk["choices"] == [], "vLLM sends usage on its own choiceless chunk"
+    return usage_chunk["usage"]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("transport", ["httpx", "litellm"])
+async def test_client_stream_reports_the_servers_usage_cost_and_ttft(sim_factory, transport: str) -> None:
+    sim = sim_factory("client-timed", time_scale=0.2)
+    params = {"max_tokens": 12, "temperature": 0}
+    async with ExpertClient(config_for(sim), transport=transport) as client:
+        stream = client.stream_completion("e0", MSG, params)
+        deltas = [d async for d in stream]
+    expected = sim_usage_chunk(sim, params)
+    assert stream.done and "".join(deltas) == stream.text
+    assert stream.usage is not None
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens, stream.usage.total_tokens) == (
+        expected["prompt_tokens"], expected["completion_tokens"], expected["total_tokens"],
+    )
+    assert stream.cost_usd == pytest.approx((expected["prompt_tokens"] * 0.1 + expected["completion_tokens"] * 0.3) / 1e6)
+    assert stream.finish_reason in ("stop", "length")
+    assert stream.ttft_s is not None and stream.latency_s is not None
+    assert 0 < stream.ttft_s <= stream.latency_s
+    c = stream.completion
+    assert (c.prompt_tokens, c.completion_tokens, c.cost_usd, c.ttft_s) == (
+        expected["prompt_tokens"], expected["completion_tokens"], stream.cost_usd, stream.ttft_s,
+    )
+
+
+@pytest.mark.integration
+async def test_client_stream_closed_early_gives_its_concurrency_slot_back(sim_factory) -> None:
+    sim = sim_factory("client-timed", time_scale=0.2)
+    async with ExpertClient(config_for(sim, max_concurrency=1)) as client:
+        stream = client.stream_completion("e0", MSG, {"max_tokens": 12})
+        async for _ in stream:
+            break
+        await stream.aclose()
+        later = client.stream_completion("e0", MSG, {"max_tokens": 6})
+        text = await asyncio.wait_for(_drain(later), timeout=5)  # would hang if the slot had leaked
+        assert client.breaker("e0").state.value == "closed"
+    assert not stream.done and stream.usage is None and stream.cost_usd is None
+    assert text and later.done and later.usage is not None
+
+
+async def _drain(stream) -> str:
+    return "".join([d async for d in stream])

@@ -97,6 +97,16 @@ def test_streaming_pass_through_relays_expert_deltas(gateway):
     assert events[-2]["choices"][0]["finish_reason"] == "stop"
 
 
+def test_streaming_pass_through_estimates_usage_only_when_the_expert_reports_none(gateway):
+    # FakeVllm's streams carry no usage chunk: 14 prompt chars / 4 -> 4 tokens, 5 deltas -> 5 tokens.
+    body = {**CHAT, "model": "gamma", "stream": True, "stream_options": {"include_usage": True}}
+    r = gateway.post("/v1/chat/completions", json=body, headers={"x-orchestrator-trace": "1"})
+    events = _events(r.text)
+    assert events[-1] == "[DONE]"
+    assert events[-2]["usage"] == {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9}
+    assert events[-3]["trace"]["cost_usd"] == pytest.approx((4 * 1 + 5 * 2) / 1e6)
+
+
 def test_degraded_answer_when_one_expert_is_down(make_gateway, fake_vllm):
     fake_vllm.down = {"beta"}
     r = make_gateway().post("/v1/chat/completions", json={**CHAT, "orchestrator": {"trace": True}})
