@@ -14,23 +14,15 @@ leaves no orphans.
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from services.process import ServerProcess, ServerStartError
 
 
-class SimulatorStartError(RuntimeError):
+class SimulatorStartError(ServerStartError):
     """A simulator process exited or never became healthy; the message carries its log tail."""
 
 
@@ -70,119 +62,35 @@ class SimSpec:
         return args + list(self.extra_args)
 
 
-@dataclass
-class SimProcess:
-    """One running simulator."""
+class SimProcess(ServerProcess):
+    """One running simulator (``SimProcess(spec).start().wait_healthy()``, or a ``with`` block)."""
 
-    spec: SimSpec
-    host: str = "127.0.0.1"
-    startup_timeout_s: float = 30.0
-    port: int = 0
-    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-    log_path: Path | None = None
+    start_error = SimulatorStartError
 
-    @property
-    def url(self) -> str:
-        """Server root, e.g. ``http://127.0.0.1:43121`` (``/health``, ``/metrics``, ``/sleep``)."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def api_base(self) -> str:
-        """The OpenAI base URL, ``<url>/v1`` (what ``ExpertConfig.api_base`` holds)."""
-        return f"{self.url}/v1"
+    def __init__(self, spec: SimSpec, host: str = "127.0.0.1", startup_timeout_s: float = 30.0):
+        super().__init__(name=f"simulator {spec.served_model_name!r}", host=host, port=spec.port, startup_timeout_s=startup_timeout_s)
+        self.spec = spec
 
     @property
     def served_model_name(self) -> str:
         return self.spec.served_model_name
 
+    def _command(self) -> list[str]:
+        return [sys.executable, "-m", "services.expert_sim", "--host", self.host, *self.spec.argv()]
+
     def start(self) -> SimProcess:
-        sock: socket.socket | None = None
-        cmd = [sys.executable, "-m", "services.expert_sim", "--host", self.host, *self.spec.argv()]
-        pass_fds: tuple[int, ...] = ()
-        if self.spec.port is None:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, 0))
-            sock.listen(2048)
-            self.port = sock.getsockname()[1]
-            cmd += ["--fd", str(sock.fileno())]
-            pass_fds = (sock.fileno(),)
-        else:
-            self.port = self.spec.port
-            cmd += ["--port", str(self.port)]
-        # The child writes its log to a file (a pipe nobody reads could fill up and block it).
-        fd, log_name = tempfile.mkstemp(prefix=f"sim-{self.spec.served_model_name.replace('/', '_')}-", suffix=".log")
-        log = os.fdopen(fd, "wb")
-        self.log_path = Path(log_name)
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
-        }
-        try:
-            self.process = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, pass_fds=pass_fds, env=env, cwd=REPO_ROOT,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-            )  # fmt: skip
-        finally:
-            log.close()
-            if sock is not None:
-                sock.close()  # the child holds its own copy
+        super().start()
         return self
 
     def wait_healthy(self) -> SimProcess:
-        deadline = time.monotonic() + self.startup_timeout_s
-        with httpx.Client(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if self.process is None or self.process.poll() is not None:
-                    raise SimulatorStartError(f"simulator {self.spec.served_model_name!r} exited:\n{self.log_tail()}")
-                try:
-                    if client.get(f"{self.url}/health").status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-        self.stop()
-        name, waited = self.spec.served_model_name, self.startup_timeout_s
-        raise SimulatorStartError(
-            f"simulator {name!r} not healthy on {self.url} after {waited:.0f} s:\n{self.log_tail()}"
-        )
-
-    def log_tail(self, lines: int = 20) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-    def terminate(self) -> None:
-        """Ask the process to stop (SIGTERM) without waiting; :meth:`stop` finishes the job."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+        self.wait_ready()
+        return self
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        proc, self.process = self.process, None
-        if proc is not None:
-            if proc.poll() is None:
-                proc.terminate()
-            try:
-                proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self.log_path is not None:
-            self.log_path.unlink(missing_ok=True)
+        super().stop(timeout_s)
 
     def __enter__(self) -> SimProcess:
         return self.start().wait_healthy()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: get SIGTERM when the parent dies, so nothing is orphaned."""
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 @contextlib.contextmanager
