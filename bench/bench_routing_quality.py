@@ -1,0 +1,171 @@
+"""Routing quality on the shared routing files (test split), every policy side by side.
+
+For each file in ../shared/data/routing: the two-level router (at cost weight 0 and at the
+cost weight chosen by cross-validation on *train* only), its CoE-only and recruiter-only
+modes, the static embedding tier, and the baselines (best single, oracle, random, kNN k=20,
+per-expert logistic regression) — accuracy and mean cost per query; then k=3 coverage against
+the best fixed trio (chosen on train). Last, the category classifier on categories.jsonl.
+
+    .venv/bin/python bench/bench_routing_quality.py [--files routerbench3 ...] [--no-static] [--no-categories]
+
+Embeddings are cached under artifacts/embeddings (the first run embeds ~20k texts: minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT / ".." / "shared" / "data"
+
+from orchestrator.data import load_category_file, load_dataset, oracle_choice  # noqa: E402
+from orchestrator.embeddings import Embedder  # noqa: E402
+from orchestrator.router import TwoLevelRouter  # noqa: E402
+from orchestrator.router.baselines import BestSingleRouter, KNNRouter, RandomRouter, ScoreRegressionRouter  # noqa: E402
+from orchestrator.router.text import query_views  # noqa: E402
+from router_training.embedding_cache import cached_embeddings  # noqa: E402
+
+
+def evaluate(router, test, X, truth, cost, **kw) -> tuple[float, float | None]:
+    d = router.route(test.prompts, embeddings=X, k=1, **kw)
+    pick = np.array([test.experts.index(x.chosen[0]) for x in d])
+    rows = np.arange(len(test))
+    return float(truth[rows, pick].mean()), None if cost is None else float(cost[rows, pick].mean())
+
+
+def coverage(router, test, X, truth, k: int = 3) -> float:
+    d = router.route(test.prompts, embeddings=X, k=k)
+    return float(np.mean([max(truth[i, test.experts.index(e)] for e in x.chosen) for i, x in enumerate(d)]))
+
+
+def best_trio(train_truth: np.ndarray, k: int = 3) -> tuple[int, ...]:
+    m = train_truth.shape[1]
+    if m <= k:
+        return tuple(range(m))
+    # Greedy start then exhaustive over the 12 best experts keeps this quick for 26 models.
+    top = np.argsort(-train_truth.mean(axis=0))[: min(m, 12)]
+    return max(itertools.combinations(top, k), key=lambda c: train_truth[:, list(c)].max(axis=1).mean())
+
+
+CV_TOLERANCE = 0.005  # accuracy we accept to give up for cost, judged on cross-validation only
+
+
+def cv_cost_weight(router) -> float:
+    """Largest cost weight whose cross-validated (train-only) accuracy is within half a point of
+    the router's own at cost weight 0: the test split plays no part in the choice."""
+    curve = router.blend_.cost_curve
+    if not curve:
+        return 0.0
+    target = curve[0]["accuracy"] - CV_TOLERANCE
+    return max(c["cost_weight"] for c in curve if c["accuracy"] >= target)
+
+
+def fmt_cost(c: float | None, unit: str | None) -> str:
+    if c is None:
+        return "-"
+    return f"{c * 1000:.3f}" if unit == "usd" else f"{c:.1f}"
+
+
+def run_file(path: Path, emb: Embedder, static: bool) -> None:
+    ds = load_dataset(path)
+    X = cached_embeddings(ds.prompts, emb)
+    tr = np.array([s == "train" for s in ds.splits])
+    train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
+    Xtr, Xte = X[tr], X[~tr]
+    truth = np.nan_to_num(test.scores)
+    train_truth = np.nan_to_num(train.scores)
+    cost, unit = test.cost_matrix()
+    t0 = time.perf_counter()
+    router = TwoLevelRouter(embedder=emb).fit(train, embeddings=Xtr)
+    fit_s = time.perf_counter() - t0
+    w_cv = cv_cost_weight(router)
+    rows: list[tuple[str, float, float | None]] = []
+    rows.append(("two-level router (cost weight 0)", *evaluate(router, test, Xte, truth, cost)))
+    if cost is not None:
+        rows.append((f"two-level router (cost weight {w_cv:g}, chosen by CV on train)", *evaluate(router, test, Xte, truth, cost, cost_weight=w_cv)))
+    rows.append(("  CoE only (category -> expert)", *evaluate(router, test, Xte, truth, cost, mode="category")))
+    rows.append(("  Symbolic-MoE recruiter only", *evaluate(router, test, Xte, truth, cost, mode="recruiter")))
+    if static:
+        from orchestrator.router.static_tier import StaticEmbedder
+        from router_training.static_distill import distil_static_tier
+
+        table = distil_static_tier(emb, train.prompts, Xtr)
+        Xs = StaticEmbedder(table, base=emb).encode(query_views(test.prompts))
+        rows.append(("  same router, static embedding tier", *evaluate(router, test, Xs, truth, cost)))
+    rows.append(("best single (picked on train)", *evaluate(BestSingleRouter().fit(train), test, Xte, truth, cost)))
+    rows.append(("kNN k=20", *evaluate(KNNRouter(20).fit(train, embeddings=Xtr), test, Xte, truth, cost)))
+    rows.append(("per-expert logistic regression", *evaluate(ScoreRegressionRouter().fit(train, embeddings=Xtr), test, Xte, truth, cost)))
+    rows.append(("random", *evaluate(RandomRouter().fit(train), test, Xte, truth, cost)))
+    pick = oracle_choice(test.scores, cost)
+    r = np.arange(len(test))
+    rows.append(("oracle (cheapest best)", float(truth[r, pick].mean()), None if cost is None else float(cost[r, pick].mean())))
+    unit_label = {"usd": "USD per 1k queries", "output_chars": "mean output chars", None: "no cost signal"}.get(unit, unit)
+    print(f"\n## {path.name}  (train {len(train)}, test {len(test)}, {len(ds.experts)} experts; cost: {unit_label}; fit {fit_s:.1f}s)")
+    print(f"blend chosen by 5-fold CV: {router.blend_.weights}, k={router.blend_.k}, C={router.blend_.C}; CV accuracy {router.blend_.cv_accuracy:.3f}")
+    best_acc, best_cost = rows[[n for n, *_ in rows].index("best single (picked on train)")][1:]
+    print("| policy | accuracy | cost | acc - best single | cost / best single |\n|---|---|---|---|---|")
+    for name, acc, c in rows:
+        ratio = "-" if c is None or not best_cost else f"{c / best_cost:.2f}x"
+        print(f"| {name} | {acc:.3f} | {fmt_cost(c, unit)} | {acc - best_acc:+.3f} | {ratio} |")
+    if len(ds.experts) >= 3:
+        trio = best_trio(train_truth)
+        cov_router = coverage(router, test, Xte, truth)
+        cov_cover = coverage(router.set_params(selection="cover"), test, Xte, truth)
+        router.set_params(selection="top_k")
+        cov_knn = coverage(KNNRouter(20).fit(train, embeddings=Xtr), test, Xte, truth)
+        print(f"k=3 coverage (any of the 3 right): router top-k {cov_router:.3f} | router cover {cov_cover:.3f} | kNN top-3 {cov_knn:.3f} | "
+              f"best fixed trio {truth[:, list(trio)].max(axis=1).mean():.3f} ({', '.join(ds.experts[j] for j in trio)}) | any model {truth.max(axis=1).mean():.3f}")
+        dyn = router.route(test.prompts, embeddings=Xte)
+        print(f"dynamic k (top_p={router.top_p}): mean k {np.mean([d.k for d in dyn]):.2f}, coverage "
+              f"{np.mean([max(truth[i, test.experts.index(e)] for e in d.chosen) for i, d in enumerate(dyn)]):.3f}")
+
+
+def run_categories(emb: Embedder) -> None:
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    from orchestrator.router.category import CategoryClassifier, normalised_entropy
+
+    cf = load_category_file(SHARED / "categories.jsonl")
+    X = cached_embeddings(cf.texts, emb)
+    tr = np.array([s == "train" for s in cf.splits])
+    y = np.array(cf.categories, dtype=object)
+    clf = CategoryClassifier().fit(X[tr], list(y[tr]))
+    probs = clf.predict_proba(X[~tr])
+    pred = np.array(clf.classes_, dtype=object)[probs.argmax(axis=1)]
+    acc = accuracy_score(y[~tr], pred)
+    f1 = f1_score(y[~tr], pred, average="macro")
+    ent = normalised_entropy(probs)
+    confident = ent <= 0.85
+    print(f"\n## categories.jsonl (train {tr.sum()}, test {(~tr).sum()}, {len(clf.classes_)} categories)")
+    print(f"category classifier: test accuracy {acc:.3f}, macro-F1 {f1:.3f}, temperature {clf.temperature_:.2f}; "
+          f"entropy <= 0.85 on {confident.mean():.1%} of queries (accuracy there {accuracy_score(y[~tr][confident], pred[confident]):.3f})")
+    cm = confusion_matrix(y[~tr], pred, labels=clf.classes_)
+    off = [(cm[i, j], clf.classes_[i], clf.classes_[j]) for i in range(len(cm)) for j in range(len(cm)) if i != j]
+    print("most frequent confusions (true -> predicted): " + "; ".join(f"{a} -> {b} ({n})" for n, a, b in sorted(off, reverse=True)[:6]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", nargs="*", default=["routerbench3", "zeroeval_reasoning", "routellm_gsm8k_pair"])
+    ap.add_argument("--no-static", action="store_true", help="skip the static-tier row")
+    ap.add_argument("--no-categories", action="store_true", help="skip the category classifier")
+    args = ap.parse_args()
+    if not SHARED.is_dir():
+        print(f"shared data absent at {SHARED}: nothing to benchmark")
+        return
+    emb = Embedder()
+    for name in args.files:
+        run_file(SHARED / "routing" / f"{name}.jsonl", emb, static=not args.no_static)
+    if not args.no_categories:
+        run_categories(emb)
+
+
+if __name__ == "__main__":
+    main()

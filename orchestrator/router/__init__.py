@@ -1,0 +1,6 @@
+"""The two-level router (category classifier -> skill recruiter) and its baselines."""
+
+from orchestrator.router.decision import RankedExpert, RoutingDecision
+from orchestrator.router.two_level import TwoLevelRouter
+
+__all__ = ["RankedExpert", "RoutingDecision", "TwoLevelRouter"]

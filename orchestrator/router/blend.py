@@ -1,0 +1,135 @@
+"""Choosing how the router's signals are blended, by K-fold cross-validation on the training rows.
+
+Each fold fits every part on the other folds and scores its held-out rows; the out-of-fold
+signals are then blended with every weight combination on a 0.25 grid (and every k of the
+neighbour learner and C of the logistic one), and the blend whose *routing accuracy* (the
+mean recorded score of the top-1 expert) is highest wins, ties going to the lower Brier score.
+Nothing from the test split is ever looked at.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from orchestrator.router.parts import Signals, fit_parts, signals
+
+__all__ = ["Blend", "choose_blend", "routing_accuracy"]
+
+COMPONENTS = ("logistic", "knn", "category", "skill")
+COST_WEIGHT_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class Blend:
+    k: int
+    C: float
+    weights: dict[str, float]
+    cv_accuracy: float = 0.0
+    cv_brier: float = 0.0
+    cost_curve: list[dict[str, float]] = field(default_factory=list)
+
+    def apply(self, s: Signals) -> np.ndarray:
+        w = self.weights
+        q = w["logistic"] * s.logistic[self.C] + w["knn"] * s.knn[self.k]
+        return q + w["category"] * s.category_prior + w["skill"] * s.skill_quality
+
+
+def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | None = None) -> float:
+    """Mean true score of each row's predicted-best expert (ties to the cheaper)."""
+    if tiebreak is not None:
+        q = q - 1e-9 * tiebreak / max(float(np.max(tiebreak)), 1e-12)
+    pick = q.argmax(axis=1)
+    return float(truth[np.arange(len(truth)), pick].mean())
+
+
+def _weight_grid(step: float = 0.25) -> list[dict[str, float]]:
+    n = round(1 / step)
+    out = []
+    for combo in itertools.product(range(n + 1), repeat=len(COMPONENTS)):
+        if sum(combo) == n:
+            out.append({c: v * step for c, v in zip(COMPONENTS, combo, strict=True)})
+    return out
+
+
+def _stack(parts: list[Signals], order: np.ndarray) -> Signals:
+    """Out-of-fold signals, concatenated and put back in row order."""
+    inv = np.argsort(order)
+    cat = lambda xs: np.concatenate(xs)[inv]  # noqa: E731
+    first = parts[0]
+    return Signals(
+        category_probs=np.zeros((len(order), 0)),
+        fallback=cat([p.fallback for p in parts]),
+        entropy=cat([p.entropy for p in parts]),
+        neighbours=np.zeros((len(order), 0), dtype=int),
+        knn={k: cat([p.knn[k] for p in parts]) for k in first.knn},
+        logistic={C: cat([p.logistic[C] for p in parts]) for C in first.logistic},
+        category_prior=cat([p.category_prior for p in parts]),
+        skill_quality=cat([p.skill_quality for p in parts]),
+        skill_hot=np.zeros((len(order), 0)),
+        skills=[],
+        cost=None if first.cost is None else cat([p.cost for p in parts]),
+    )
+
+
+def choose_blend(
+    X: np.ndarray,
+    scores: np.ndarray,
+    costs: np.ndarray | None,
+    labels: list[str],
+    tasks: list[str | None],
+    *,
+    ks: tuple[int, ...],
+    Cs: tuple[float, ...],
+    category_C: float,
+    entropy_threshold: float,
+    cv: int = 5,
+    random_state: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> Blend:
+    n = X.shape[0]
+    truth = np.nan_to_num(scores, nan=0.0)
+    folds = KFold(n_splits=min(cv, n), shuffle=True, random_state=random_state)
+    oof, order = [], []
+    for f, (tr, va) in enumerate(folds.split(X)):
+        if progress:
+            progress(f"fold {f + 1}/{folds.n_splits}")
+        parts = fit_parts(
+            X[tr], scores[tr], None if costs is None else costs[tr], [labels[i] for i in tr], [tasks[i] for i in tr],
+            k_max=max(ks), Cs=Cs, category_C=category_C, random_state=random_state,
+        )
+        oof.append(signals(parts, X[va], ks=ks, entropy_threshold=entropy_threshold))
+        order.append(va)
+    s = _stack(oof, np.concatenate(order))
+    mean_cost = None if costs is None else costs.mean(axis=0)
+    tiebreak = None if mean_cost is None else np.broadcast_to(mean_cost, truth.shape)
+    best: tuple[float, float, Blend] | None = None
+    for k, C, w in itertools.product(ks, Cs, _weight_grid()):
+        blend = Blend(k=k, C=C, weights=w)
+        q = blend.apply(s)
+        acc = routing_accuracy(q, truth, tiebreak)
+        brier = float(((q - truth) ** 2).mean())
+        if best is None or (acc, -brier) > (best[0], -best[1]):
+            best = (acc, brier, blend)
+    assert best is not None
+    acc, brier, blend = best
+    return Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier,
+                 cost_curve=_cost_curve(blend.apply(s), truth, s.cost, costs))
+
+
+def _cost_curve(q: np.ndarray, truth: np.ndarray, est: np.ndarray | None, cost: np.ndarray | None) -> list[dict[str, float]]:
+    """Out-of-fold accuracy and recorded mean cost of top-1 routing at each cost weight
+    (experts chosen on *estimated* cost, as at inference)."""
+    if cost is None or est is None:
+        return []
+    scale = float(cost.mean(axis=0).max())
+    rows = np.arange(len(truth))
+    out = []
+    for w in COST_WEIGHT_GRID:
+        pick = (q - w * est / max(scale, 1e-12)).argmax(axis=1)
+        out.append({"cost_weight": w, "accuracy": float(truth[rows, pick].mean()), "mean_cost": float(cost[rows, pick].mean())})
+    return out

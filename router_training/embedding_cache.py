@@ -1,0 +1,51 @@
+"""Embeddings of whole files, cached on disk under ``artifacts/embeddings/``.
+
+Embedding the shared routing files takes minutes on a 2-core CPU; development, tests and
+benchmarks reuse the cache. The key covers the texts, the embedding model's fingerprint and
+the router's prompt view, so a stale cache can never be read for other inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.router.text import VIEW_VERSION, query_views
+
+__all__ = ["DEFAULT_CACHE_DIR", "cached_embeddings"]
+
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "embeddings"
+
+
+def _key(texts: list[str], model_id: str) -> str:
+    h = hashlib.sha256(f"{model_id}|view{VIEW_VERSION}|{len(texts)}".encode())
+    for t in texts:
+        h.update(t.encode("utf-8", "replace"))
+        h.update(b"\x00")
+    return h.hexdigest()[:24]
+
+
+def cached_embeddings(
+    prompts: list[str], embedder, *, cache_dir: str | Path | None = DEFAULT_CACHE_DIR, show_progress: bool = False
+) -> np.ndarray:
+    """Router embeddings (of :func:`query_view` of each prompt), from the cache when present.
+
+    ``embedder`` is anything with ``encode(list[str]) -> ndarray`` and a ``fingerprint``;
+    ``cache_dir=None`` disables the cache.
+    """
+    views = query_views(prompts)
+    if cache_dir is None:
+        return embedder.encode(views, show_progress=show_progress)
+    path = Path(cache_dir) / f"{_key(views, embedder.fingerprint)}.npy"
+    if path.is_file():
+        arr = np.load(path)
+        if arr.shape[0] == len(prompts):
+            return arr
+    arr = np.asarray(embedder.encode(views, show_progress=show_progress), dtype=np.float32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, arr)
+    tmp.replace(path)
+    return arr

@@ -1,0 +1,103 @@
+"""``orchestrator train``: fit the two-level router on a routing file and write its artifacts.
+
+Fits on the ``train`` split (every row when the file has no split), with the experts of the
+data ∩ the config (mismatches are reported, never dropped silently), writes the artifact
+folder and, optionally, a YAML profile section to paste into experts.yaml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from orchestrator.data import load_category_file, load_dataset
+
+__all__ = ["TrainReport", "profile_yaml", "train_router"]
+
+
+@dataclass
+class TrainReport:
+    rows: int
+    experts: list[str]
+    only_in_data: list[str]
+    only_in_config: list[str]
+    categories: list[str]
+    cost_unit: str | None
+    cv_accuracy: float
+    blend: dict[str, float]
+    out: Path
+    profile_out: Path | None = None
+    category_expert: dict[str, str] = field(default_factory=dict)
+
+
+def profile_yaml(router) -> str:
+    """The reviewable profile: per expert, its smoothed win rate per skill (rate in (-1, 1)) and,
+    in a comment, how many training questions carried each skill."""
+    prof = router.parts_.profiles
+    seen = ", ".join(f"{s}={int(n)}" for s, n in zip(prof.skills, prof.n_seen, strict=True))
+    body = {"experts": [{"name": e, "profile": p} for e, p in prof.to_yaml_dict().items()]}
+    head = "# Expert profiles written by `orchestrator train`: skill -> Laplace-smoothed net win rate\n"
+    head += f"# ((wins - losses) / (n + 2)); questions per skill: {seen}\n"
+    return head + yaml.safe_dump(body, sort_keys=False, width=120)
+
+
+def train_router(
+    data: str | Path,
+    out: str | Path,
+    *,
+    config_path: str | Path | None = None,
+    categories_path: str | Path | None = None,
+    seed: int = 0,
+    profile_out: str | Path | None = None,
+    static_tier: bool = False,
+    cache_dir: str | Path | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> TrainReport:
+    from orchestrator.config import load_config
+    from orchestrator.embeddings import Embedder
+    from orchestrator.router import TwoLevelRouter
+    from router_training.embedding_cache import DEFAULT_CACHE_DIR, cached_embeddings
+
+    say = progress or (lambda _m: None)
+    config = load_config(config_path) if config_path is not None else None
+    ds = load_dataset(data)
+    if any(s == "train" for s in ds.splits):
+        ds = ds.split("train")
+    settings = config.router if config is not None else None
+    router = TwoLevelRouter(
+        random_state=seed,
+        **({} if settings is None else dict(
+            entropy_threshold=settings.entropy_threshold, k_min=settings.k_min, k_max=settings.k_max, top_p=settings.top_p,
+            selection=settings.selection, cost_weight=settings.cost_weight, fallback_category=settings.fallback_category,
+        )),
+        embedder=Embedder(),
+    )
+    cache = DEFAULT_CACHE_DIR if cache_dir is None else cache_dir
+    say(f"embedding {len(ds)} training prompts")
+    X = cached_embeddings(ds.prompts, router.embedder, cache_dir=cache)
+    cats = cat_X = None
+    if categories_path is not None:
+        cats = load_category_file(categories_path)
+        if any(s == "train" for s in cats.splits):
+            cats = cats.split("train")
+        say(f"embedding {len(cats.texts)} category-labelled queries")
+        cat_X = cached_embeddings(cats.texts, router.embedder, cache_dir=cache)
+    router.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say)
+    if static_tier:
+        from router_training.static_distill import distil_static_tier
+
+        say("distilling the static embedding tier")
+        router.static_tier_ = distil_static_tier(router.embedder, ds.prompts, X, progress=say, cache_dir=cache)
+    router.save(out)
+    if profile_out is not None:
+        Path(profile_out).write_text(profile_yaml(router), encoding="utf-8")
+    rep = router.expert_report_
+    return TrainReport(
+        rows=len(ds), experts=list(router.experts_), only_in_data=rep["only_in_data"], only_in_config=rep["only_in_config"],
+        categories=list(router.categories_), cost_unit=router.cost_unit_, cv_accuracy=router.blend_.cv_accuracy,
+        blend={**router.blend_.weights, "k": router.blend_.k, "C": router.blend_.C}, out=Path(out),
+        profile_out=None if profile_out is None else Path(profile_out), category_expert=dict(router.category_expert_),
+    )

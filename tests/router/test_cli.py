@@ -1,0 +1,62 @@
+"""``orchestrator train`` and ``orchestrator route`` end to end on the demo dataset (real MiniLM)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from orchestrator.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO = ROOT / "orchestrator" / "demo" / "demo_routing.jsonl"
+CONFIG = ROOT / "experts.yaml"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    if not DEMO.is_file():
+        pytest.skip(f"demo dataset absent: {DEMO}")
+    out = tmp_path_factory.mktemp("cli") / "router"
+    profile = out.parent / "profile.yaml"
+    result = CliRunner().invoke(
+        app, ["train", "--data", str(DEMO), "--config", str(CONFIG), "--out", str(out), "--seed", "1", "--profile-out", str(profile)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "trained on 235 rows" in result.output
+    body = yaml.safe_load(profile.read_text())
+    assert {e["name"] for e in body["experts"]} <= {"qwen2.5-7b-instruct", "llama-3.1-8b-instruct", "qwen2.5-math-7b-instruct",
+                                                     "qwen2.5-coder-7b-instruct", "bio-medical-llama-3-8b",
+                                                     "deepseek-r1-distill-qwen-7b", "gemma-2-9b-it"}
+    return out
+
+
+def test_route_json_prints_the_decision(trained):
+    result = CliRunner().invoke(app, ["route", "What is the derivative of x^3?", "--artifacts", str(trained), "--json", "--k", "2"])
+    assert result.exit_code == 0, result.output
+    d = json.loads(result.stdout)
+    assert d["k"] == 2 and len(d["chosen"]) == 2 and len(d["experts"]) == 7
+    assert d["aggregator"] in ("qwen2.5-7b-instruct", "deepseek-r1-distill-qwen-7b")  # the config's aggregators
+    assert {"category", "category_probs", "skills", "fallback_reason"} <= d.keys()
+
+
+def test_route_pretty_output_names_category_and_experts(trained):
+    result = CliRunner().invoke(app, ["route", "Write a poem about the sea", "--artifacts", str(trained), "--cost-weight", "0.5"])
+    assert result.exit_code == 0, result.output
+    assert "category" in result.output and "aggregator" in result.output
+
+
+def test_route_with_missing_artifacts_exits_2_with_one_line(tmp_path):
+    result = CliRunner().invoke(app, ["route", "hello", "--artifacts", str(tmp_path / "nope")])
+    assert result.exit_code == 2
+    assert "not a folder" in result.output
+
+
+def test_train_with_missing_data_file_exits_2(tmp_path):
+    result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "file not found" in result.output
