@@ -1,7 +1,8 @@
 """Routing quality on the shared routing files (test split), every policy side by side.
 
 For each file in ../shared/data/routing: the two-level router (at cost weight 0 and at the
-cost weight chosen by cross-validation on *train* only), its CoE-only and recruiter-only
+cost weight the one-standard-error rule picks on cross-validation on *train* only,
+``cost_weight="cv"``), its CoE-only and recruiter-only
 modes, the static embedding tier, and the baselines (best single, oracle, random, kNN k=20,
 per-expert logistic regression) — accuracy and mean cost per query; then k=3 coverage against
 the best fixed trio (chosen on train). Last, the category classifier on categories.jsonl.
@@ -54,19 +55,6 @@ def best_trio(train_truth: np.ndarray, k: int = 3) -> tuple[int, ...]:
     return max(itertools.combinations(top, k), key=lambda c: train_truth[:, list(c)].max(axis=1).mean())
 
 
-CV_TOLERANCE = 0.005  # accuracy we accept to give up for cost, judged on cross-validation only
-
-
-def cv_cost_weight(router) -> float:
-    """Largest cost weight whose cross-validated (train-only) accuracy is within half a point of
-    the router's own at cost weight 0: the test split plays no part in the choice."""
-    curve = router.blend_.cost_curve
-    if not curve:
-        return 0.0
-    target = curve[0]["accuracy"] - CV_TOLERANCE
-    return max(c["cost_weight"] for c in curve if c["accuracy"] >= target)
-
-
 def fmt_cost(c: float | None, unit: str | None) -> str:
     if c is None:
         return "-"
@@ -85,11 +73,11 @@ def run_file(path: Path, emb: Embedder, static: bool) -> None:
     t0 = time.perf_counter()
     router = TwoLevelRouter(embedder=emb).fit(train, embeddings=Xtr)
     fit_s = time.perf_counter() - t0
-    w_cv = cv_cost_weight(router)
+    w_cv = router.cv_cost_weight_
     rows: list[tuple[str, float, float | None]] = []
     rows.append(("two-level router (cost weight 0)", *evaluate(router, test, Xte, truth, cost)))
     if cost is not None:
-        rows.append((f"two-level router (cost weight {w_cv:g}, chosen by CV on train)", *evaluate(router, test, Xte, truth, cost, cost_weight=w_cv)))
+        rows.append((f"two-level router (cost weight {w_cv:g}, one-SE rule on train CV)", *evaluate(router, test, Xte, truth, cost, cost_weight="cv")))
     rows.append(("  CoE only (category -> expert)", *evaluate(router, test, Xte, truth, cost, mode="category")))
     rows.append(("  Symbolic-MoE recruiter only", *evaluate(router, test, Xte, truth, cost, mode="recruiter")))
     if static:
@@ -108,7 +96,11 @@ def run_file(path: Path, emb: Embedder, static: bool) -> None:
     rows.append(("oracle (cheapest best)", float(truth[r, pick].mean()), None if cost is None else float(cost[r, pick].mean())))
     unit_label = {"usd": "USD per 1k queries", "output_chars": "mean output chars", None: "no cost signal"}.get(unit, unit)
     print(f"\n## {path.name}  (train {len(train)}, test {len(test)}, {len(ds.experts)} experts; cost: {unit_label}; fit {fit_s:.1f}s)")
-    print(f"blend chosen by 5-fold CV: {router.blend_.weights}, k={router.blend_.k}, C={router.blend_.C}; CV accuracy {router.blend_.cv_accuracy:.3f}")
+    print(f"blend chosen by 5-fold CV (Brier): {router.blend_.weights}, k={router.blend_.k}, C={router.blend_.C}; "
+          f"CV accuracy {router.blend_.cv_accuracy:.3f}, CV Brier {router.blend_.cv_brier:.4f}")
+    if router.blend_.cost_curve:
+        print("train CV cost curve (weight: accuracy +- se, cost): " + "; ".join(
+            f"{c['cost_weight']:g}: {c['accuracy']:.3f}+-{c['se']:.3f}, {fmt_cost(c['mean_cost'], unit)}" for c in router.blend_.cost_curve))
     best_acc, best_cost = rows[[n for n, *_ in rows].index("best single (picked on train)")][1:]
     print("| policy | accuracy | cost | acc - best single | cost / best single |\n|---|---|---|---|---|")
     for name, acc, c in rows:
@@ -120,7 +112,9 @@ def run_file(path: Path, emb: Embedder, static: bool) -> None:
         cov_cover = coverage(router.set_params(selection="cover"), test, Xte, truth)
         router.set_params(selection="top_k")
         cov_knn = coverage(KNNRouter(20).fit(train, embeddings=Xtr), test, Xte, truth)
-        print(f"k=3 coverage (any of the 3 right): router top-k {cov_router:.3f} | router cover {cov_cover:.3f} | kNN top-3 {cov_knn:.3f} | "
+        cv = router.cover_
+        print(f"k=3 coverage (any of the 3 right): router top-k {cov_router:.3f} | router cover {cov_cover:.3f} "
+              f"(alpha {cv.alpha:g}, {cv.n_neighbors} neighbours; train CV {cv.cv_coverage:.3f}) | kNN top-3 {cov_knn:.3f} | "
               f"best fixed trio {truth[:, list(trio)].max(axis=1).mean():.3f} ({', '.join(ds.experts[j] for j in trio)}) | any model {truth.max(axis=1).mean():.3f}")
         dyn = router.route(test.prompts, embeddings=Xte)
         print(f"dynamic k (top_p={router.top_p}): mean k {np.mean([d.k for d in dyn]):.2f}, coverage "

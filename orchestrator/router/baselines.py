@@ -39,7 +39,7 @@ class _BaselineRouter:
         self.experts_ = list(dataset.experts)
         costs, self.cost_unit_ = dataset.cost_matrix()
         self.expert_cost_ = None if costs is None else costs.mean(axis=0)
-        self.cost_scale_ = 1.0 if costs is None else float(self.expert_cost_.max())
+        self.cost_scale_ = 1.0 if costs is None else selection.CostScale.fit(self.expert_cost_)
         self._fit(dataset, self._embed(dataset.prompts, embeddings) if self._needs_embeddings else None)
         return self
 

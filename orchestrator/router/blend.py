@@ -2,9 +2,13 @@
 
 Each fold fits every part on the other folds and scores its held-out rows; the out-of-fold
 signals are then blended with every weight combination on a 0.25 grid (and every k of the
-neighbour learner and C of the logistic one), and the blend whose *routing accuracy* (the
-mean recorded score of the top-1 expert) is highest wins, ties going to the lower Brier score.
-Nothing from the test split is ever looked at.
+neighbour learner and C of the logistic one), and the blend with the lowest *Brier score* wins,
+ties going to the higher routing accuracy (mean recorded score of the top-1 expert). Brier is a
+proper scoring rule: it rewards P(correct) estimates that are right at every level, which is
+what trading quality against cost needs; top-1 accuracy only looks at each row's argmax, is
+noisy, and on these files just re-finds the best single model. The out-of-fold accuracy and
+cost at each cost weight (with fold standard errors) feed the one-standard-error rule for the
+default cost weight. Nothing from the test split is ever looked at.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import numpy as np
 from sklearn.model_selection import KFold
 
 from orchestrator.router.parts import Signals, fit_parts, signals
+from orchestrator.router.selection import CostScale
+from orchestrator.router.tuning import fold_mean_and_se
 
-__all__ = ["Blend", "choose_blend", "routing_accuracy"]
+__all__ = ["Blend", "OutOfFold", "choose_blend", "routing_accuracy"]
 
 COMPONENTS = ("logistic", "knn", "category", "skill")
-COST_WEIGHT_GRID = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0)
+COST_WEIGHT_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
+OOF_NEIGHBOURS = 80  # kept per held-out row for tuning the coverage selector
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,15 @@ class Blend:
         w = self.weights
         q = w["logistic"] * s.logistic[self.C] + w["knn"] * s.knn[self.k]
         return q + w["category"] * s.category_prior + w["skill"] * s.skill_quality
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """What cross-validation leaves for later tuning: each row's fold and its nearest training
+    rows from the other folds (indices into the training rows, nearest first)."""
+
+    folds: np.ndarray
+    neighbours: np.ndarray
 
 
 def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | None = None) -> float:
@@ -87,14 +103,16 @@ def choose_blend(
     Cs: tuple[float, ...],
     category_C: float,
     entropy_threshold: float,
+    cost_scale: CostScale | None = None,
     cv: int = 5,
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
-) -> Blend:
+) -> tuple[Blend, OutOfFold]:
     n = X.shape[0]
     truth = np.nan_to_num(scores, nan=0.0)
     folds = KFold(n_splits=min(cv, n), shuffle=True, random_state=random_state)
-    oof, order = [], []
+    oof, order, fold_of = [], [], np.zeros(n, dtype=int)
+    neighbours = np.zeros((n, min(OOF_NEIGHBOURS, n)), dtype=int)
     for f, (tr, va) in enumerate(folds.split(X)):
         if progress:
             progress(f"fold {f + 1}/{folds.n_splits}")
@@ -104,32 +122,42 @@ def choose_blend(
         )
         oof.append(signals(parts, X[va], ks=ks, entropy_threshold=entropy_threshold))
         order.append(va)
+        fold_of[va] = f
+        nb = tr[parts.knn.neighbours(X[va], neighbours.shape[1])]
+        neighbours[va, : nb.shape[1]] = nb
+        neighbours[va, nb.shape[1] :] = nb[:, -1:]  # a fold smaller than the width: repeat the farthest
     s = _stack(oof, np.concatenate(order))
     mean_cost = None if costs is None else costs.mean(axis=0)
     tiebreak = None if mean_cost is None else np.broadcast_to(mean_cost, truth.shape)
     best: tuple[float, float, Blend] | None = None
     for k, C, w in itertools.product(ks, Cs, _weight_grid()):
         blend = Blend(k=k, C=C, weights=w)
-        q = blend.apply(s)
+        q = np.clip(blend.apply(s), 0.0, 1.0)
         acc = routing_accuracy(q, truth, tiebreak)
         brier = float(((q - truth) ** 2).mean())
-        if best is None or (acc, -brier) > (best[0], -best[1]):
+        if best is None or (-round(brier, 6), acc) > (-round(best[1], 6), best[0]):
             best = (acc, brier, blend)
     assert best is not None
     acc, brier, blend = best
-    return Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier,
-                 cost_curve=_cost_curve(blend.apply(s), truth, s.cost, costs))
+    curve = _cost_curve(np.clip(blend.apply(s), 0.0, 1.0), truth, s.cost, costs, fold_of, cost_scale)
+    return (
+        Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier, cost_curve=curve),
+        OutOfFold(folds=fold_of, neighbours=neighbours),
+    )
 
 
-def _cost_curve(q: np.ndarray, truth: np.ndarray, est: np.ndarray | None, cost: np.ndarray | None) -> list[dict[str, float]]:
-    """Out-of-fold accuracy and recorded mean cost of top-1 routing at each cost weight
-    (experts chosen on *estimated* cost, as at inference)."""
-    if cost is None or est is None:
+def _cost_curve(q: np.ndarray, truth: np.ndarray, est: np.ndarray | None, cost: np.ndarray | None,
+                folds: np.ndarray, scale: CostScale | None) -> list[dict[str, float]]:
+    """Out-of-fold accuracy (with its fold standard error) and recorded mean cost of top-1
+    routing at each cost weight (experts chosen on *estimated* cost, as at inference)."""
+    if cost is None or est is None or scale is None:
         return []
-    scale = float(cost.mean(axis=0).max())
     rows = np.arange(len(truth))
+    norm = scale(est)
+    tiebreak = 1e-9 * norm  # equal quality: the cheaper expert, as top_k does
     out = []
     for w in COST_WEIGHT_GRID:
-        pick = (q - w * est / max(scale, 1e-12)).argmax(axis=1)
-        out.append({"cost_weight": w, "accuracy": float(truth[rows, pick].mean()), "mean_cost": float(cost[rows, pick].mean())})
+        pick = (q - w * norm - tiebreak).argmax(axis=1)
+        acc, se = fold_mean_and_se(truth[rows, pick], folds)
+        out.append({"cost_weight": w, "accuracy": acc, "se": se, "mean_cost": float(cost[rows, pick].mean())})
     return out

@@ -5,20 +5,55 @@ Everything here is vectorised over a batch: ``scores`` is ``(n, m)``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-__all__ = ["cost_adjusted", "dynamic_k", "mass_distribution", "sample_experts", "top_k"]
+__all__ = ["CostScale", "cost_adjusted", "dynamic_k", "greedy_cover", "mass_distribution", "normalise_cost", "sample_experts", "top_k"]
 
 
-def cost_adjusted(quality: np.ndarray, cost: np.ndarray | None, cost_weight: float, cost_scale: float) -> np.ndarray:
-    """``quality - cost_weight * cost / cost_scale``: the dial trades quality against normalised cost.
+@dataclass(frozen=True)
+class CostScale:
+    """Cost on a log scale: 0 at the cheapest expert's mean cost, 1 at the dearest's.
 
-    Per row this is a linear trade-off, so raising ``cost_weight`` can only move the argmax
-    (and any fixed-size top-k set) to cheaper experts: mean cost never rises.
+    ``log1p(c / lo) / log1p(hi / lo)``: a 10x price step weighs the same among cheap experts as
+    among dear ones, and the scale does not care about the unit (USD spanning 100x, output
+    characters spanning 3x), so one cost weight means about the same on every file. ``log1p``
+    keeps free experts (cost 0) finite. The map is increasing, so the dial stays monotone.
+    """
+
+    lo: float
+    hi: float
+
+    @classmethod
+    def fit(cls, expert_cost: np.ndarray) -> CostScale:
+        c = np.asarray(expert_cost, dtype=float)
+        positive = c[c > 0]
+        lo = float(positive.min()) if positive.size else 1.0
+        return cls(lo=lo, hi=max(float(c.max()), lo))
+
+    def __call__(self, cost: np.ndarray) -> np.ndarray:
+        span = np.log1p(self.hi / self.lo)
+        return np.log1p(np.maximum(cost, 0.0) / self.lo) / (span if span > 0 else 1.0)
+
+
+def cost_adjusted(quality: np.ndarray, cost: np.ndarray | None, cost_weight: float, cost_scale: CostScale | float) -> np.ndarray:
+    """``quality - cost_weight * normalised cost``: the dial trades quality against cost.
+
+    ``cost_scale`` is a :class:`CostScale` (log scale) or, for artifacts trained before it, a
+    plain divisor. Per row the trade-off is linear in an increasing function of cost, so raising
+    ``cost_weight`` can only move the argmax (and any fixed-size top-k set) to cheaper experts:
+    mean cost never rises.
     """
     if cost is None or cost_weight == 0.0:
         return quality.copy()
-    return quality - cost_weight * cost / max(cost_scale, 1e-12)
+    return quality - cost_weight * normalise_cost(cost, cost_scale)
+
+
+def normalise_cost(cost: np.ndarray, cost_scale: CostScale | float) -> np.ndarray:
+    if isinstance(cost_scale, CostScale):
+        return cost_scale(cost)
+    return cost / max(float(cost_scale), 1e-12)
 
 
 def mass_distribution(scores: np.ndarray, temperature: float) -> np.ndarray:
@@ -73,26 +108,48 @@ def sample_experts(probs: np.ndarray, k: np.ndarray, rng: np.random.Generator) -
     return out
 
 
-def greedy_cover(score: np.ndarray, neighbour_scores: np.ndarray, k: np.ndarray, penalty: np.ndarray | None = None) -> list[list[int]]:
-    """Per row, k *complementary* experts: the best-scoring one first, then each next expert the
-    one that most raises the share of similar training queries on which at least one chosen
-    expert was right (``neighbour_scores``: ``(n, n_neighbours, m)``), net of ``penalty``
-    (the cost term). Top-k by individual score picks correlated experts that fail together;
-    an aggregator needs one right answer among its inputs."""
-    n, _, m = neighbour_scores.shape
+def greedy_cover(
+    local_fail: np.ndarray,
+    global_fail: np.ndarray,
+    k: np.ndarray,
+    *,
+    alpha: float,
+    allowed: np.ndarray | None = None,
+    penalty: np.ndarray | None = None,
+) -> list[list[int]]:
+    """Per row, k *complementary* experts: greedily add the expert that most lowers the estimated
+    probability that every chosen expert fails, plus ``penalty`` (the cost term).
+
+    That probability is ``alpha`` x the share of the query's training neighbours on which all
+    chosen experts failed (``local_fail``: ``(n, n_neighbours, m)``, 1 = failed) plus
+    ``1 - alpha`` x the same share over all training rows (``global_fail``: ``(N, m)``): local
+    estimates from a few dozen neighbours are noisy, the global one is the best fixed set's
+    statistic. ``alpha = 0`` picks (greedily) the best fixed set for every query. Top-k by
+    individual score picks correlated experts that fail together; an aggregator needs one
+    right answer among its inputs.
+    """
+    n, _, m = local_fail.shape
+    ok = np.ones((n, m), dtype=bool) if allowed is None else allowed
     pen = np.zeros((n, m)) if penalty is None else penalty
+    global_cache: dict[tuple[int, ...], np.ndarray] = {}
+
+    def global_share(chosen: tuple[int, ...]) -> np.ndarray:
+        # Depends only on the chosen prefix, which repeats across queries: compute it once.
+        if chosen not in global_cache:
+            alive = global_fail[:, list(chosen)].prod(axis=1) if chosen else np.ones(len(global_fail))
+            global_cache[chosen] = alive @ global_fail / max(len(global_fail), 1)
+        return global_cache[chosen]
+
     out = []
     for i in range(n):
-        allowed = np.isfinite(score[i])
-        first = int(np.argmax(np.where(allowed, score[i], -np.inf)))
-        chosen = [first]
-        covered = neighbour_scores[i, :, first].copy()
-        while len(chosen) < min(int(k[i]), int(allowed.sum())):
-            gain = np.maximum(covered[:, None], neighbour_scores[i]).mean(axis=0) - covered.mean() - pen[i]
-            gain = np.where(allowed, gain + 1e-6 * score[i], -np.inf)
-            gain[chosen] = -np.inf
-            j = int(np.argmax(gain))
-            chosen.append(j)
-            covered = np.maximum(covered, neighbour_scores[i, :, j])
-        out.append(chosen)
+        chosen: tuple[int, ...] = ()
+        alive = np.ones(local_fail.shape[1])
+        while len(chosen) < min(int(k[i]), int(ok[i].sum())):
+            risk = (1 - alpha) * global_share(chosen) + alpha * (alive @ local_fail[i]) / max(len(alive), 1)
+            risk = np.where(ok[i], risk + pen[i], np.inf)
+            risk[list(chosen)] = np.inf
+            j = int(np.argmin(risk))
+            chosen += (j,)
+            alive = alive * local_fail[i, :, j]
+        out.append(list(chosen))
     return out

@@ -23,7 +23,9 @@ from orchestrator.router.decision import RankedExpert, RoutingDecision
 from orchestrator.router.fitting import FitInputs, prepare_inputs
 from orchestrator.router.parts import Parts, Signals, fit_parts, signals
 from orchestrator.router.profiles import recruiter_weights
+from orchestrator.router.selection import CostScale, normalise_cost
 from orchestrator.router.text import query_views
+from orchestrator.router.tuning import CoverChoice, choose_cover, one_standard_error
 
 __all__ = ["TwoLevelRouter"]
 
@@ -52,8 +54,12 @@ class TwoLevelRouter:
     k_min, k_max, top_p : dynamic k — the smallest expert set whose normalised score mass reaches
         ``top_p``, bounded by ``[k_min, k_max]``.
     selection : ``"top_k"`` (deterministic), ``"sample"`` (Symbolic-MoE: draws with replacement) or
-        ``"cover"`` (greedy complementary experts: the best, then whoever is right where it is wrong).
-    cost_weight : default quality/cost dial (score = quality - cost_weight * normalised cost).
+        ``"cover"`` (greedy complementary experts: each next one most lowers the estimated chance
+        that all chosen fail, from training neighbours shrunk towards all training rows by a mix
+        chosen by cross-validation; see ``cover_``).
+    cost_weight : default quality/cost dial (score = quality - cost_weight * log-scaled cost in
+        [0, 1], see :class:`~orchestrator.router.selection.CostScale`), or ``"cv"``: the weight
+        the one-standard-error rule picks on cross-validation (``cv_cost_weight_``).
     random_state : seeds folds, clustering and sampling.
     fallback_category : the category uncertain queries fall back to (config ``router.fallback_category``).
     k_temperature : softmax temperature turning scores into the mass used for dynamic k.
@@ -70,7 +76,7 @@ class TwoLevelRouter:
         k_max: int = 3,
         top_p: float = 0.5,
         selection: Literal["top_k", "sample", "cover"] = "top_k",
-        cost_weight: float = 0.0,
+        cost_weight: float | Literal["cv"] = 0.0,
         random_state: int = 0,
         fallback_category: str = "general",
         k_temperature: float = 0.05,
@@ -133,6 +139,8 @@ class TwoLevelRouter:
         intersected with the data's, prices fill in a missing cost signal, roles pick aggregators)."""
         if self.selection not in ("top_k", "sample", "cover"):
             raise ValueError(f"selection must be 'top_k', 'sample' or 'cover', got {self.selection!r}")
+        if not (self.cost_weight == "cv" or (isinstance(self.cost_weight, int | float) and self.cost_weight >= 0)):
+            raise ValueError(f"cost_weight must be a number >= 0 or 'cv', got {self.cost_weight!r}")
         if not 1 <= self.k_min <= self.k_max:
             raise ValueError(f"need 1 <= k_min <= k_max, got k_min={self.k_min}, k_max={self.k_max}")
         inp: FitInputs = prepare_inputs(self, dataset, categories, config, embeddings, category_embeddings, progress)
@@ -141,14 +149,21 @@ class TwoLevelRouter:
         self.expert_report_ = inp.expert_report
         self.cost_unit_ = inp.cost_unit
         self.expert_cost_ = inp.expert_cost
-        self.cost_scale_ = float(np.max(inp.expert_cost)) if inp.expert_cost is not None else 1.0
+        self.cost_scale_: CostScale | float = CostScale.fit(inp.expert_cost) if inp.expert_cost is not None else 1.0
         ks = tuple(sorted(set(min(k, len(inp.X)) for k in self.n_neighbors_grid)))
         say("cross-validating the quality blend")
-        self.blend_ = choose_blend(
+        self.blend_, oof = choose_blend(
             inp.X, inp.scores, inp.costs, inp.labels, inp.tasks, ks=ks, Cs=tuple(self.C_grid),
-            category_C=self.category_C, entropy_threshold=self.entropy_threshold, cv=self.cv,
+            category_C=self.category_C, entropy_threshold=self.entropy_threshold,
+            cost_scale=self.cost_scale_ if inp.expert_cost is not None else None, cv=self.cv,
             random_state=self.random_state, progress=say,
         )
+        curve = self.blend_.cost_curve
+        self.cv_cost_weight_ = float(curve[one_standard_error(
+            [c["accuracy"] for c in curve], [c["se"] for c in curve], [c["mean_cost"] for c in curve]
+        )]["cost_weight"]) if curve else 0.0
+        say("cross-validating the coverage selector")
+        self.cover_ = choose_cover(np.nan_to_num(inp.scores, nan=0.0), oof.neighbours, oof.folds)
         say("fitting on all training rows")
         self.parts_: Parts = fit_parts(
             inp.X, inp.scores, inp.costs, inp.labels, inp.tasks, k_max=max(ks), Cs=(self.blend_.C,),
@@ -168,7 +183,7 @@ class TwoLevelRouter:
         if not hasattr(self, "parts_"):
             raise RoutingError("the router is not fitted: call fit() or TwoLevelRouter.load(artifacts)")
 
-    def _signals(self, prompts: list[str], embeddings: np.ndarray | None) -> Signals:
+    def _signals(self, prompts: list[str], embeddings: np.ndarray | None, cover_neighbours: int = 0) -> Signals:
         self._check_fitted()
         X = self.embed(prompts) if embeddings is None else np.asarray(embeddings, dtype=np.float32)
         if X.shape[0] != len(prompts):
@@ -176,7 +191,8 @@ class TwoLevelRouter:
         # Routing math is a few small matrix products: a multi-threaded BLAS spends 100x more
         # waking threads than computing (30 ms vs 0.1 ms per query on a busy 2-core machine).
         with _single_thread_blas():
-            return signals(self.parts_, X, ks=(self.blend_.k,), entropy_threshold=self.entropy_threshold)
+            ks = (self.blend_.k,) + ((cover_neighbours,) if cover_neighbours else ())
+            return signals(self.parts_, X, ks=ks, entropy_threshold=self.entropy_threshold)
 
     def predict_quality(self, prompts: list[str], *, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Predicted score of every expert on every prompt, ``(n, n_experts)`` in ``experts_`` order."""
@@ -188,16 +204,20 @@ class TwoLevelRouter:
         return s.cost if s.cost is not None else np.broadcast_to(self.expert_cost_, (n, len(self.experts_)))
 
     def route(self, prompts: list[str], *, embeddings: np.ndarray | None = None, k: int | None = None,
-              cost_weight: float | None = None, budget: float | None = None, allowed_experts: list[str] | None = None,
-              mode: Mode = "two_level") -> list[RoutingDecision]:
-        """Decide, for each prompt, which experts to call (vectorised over the batch)."""
+              cost_weight: float | Literal["cv"] | None = None, budget: float | None = None,
+              allowed_experts: list[str] | None = None, mode: Mode = "two_level") -> list[RoutingDecision]:
+        """Decide, for each prompt, which experts to call (vectorised over the batch).
+        ``cost_weight``: None = the router's own, ``"cv"`` = the one-standard-error weight."""
         if mode not in ("two_level", "category", "recruiter"):
             raise RoutingError(f"unknown routing mode {mode!r}: use two_level, category or recruiter")
         if k is not None and k < 1:
             raise RoutingError(f"k must be at least 1, got {k}")
-        s = self._signals(prompts, embeddings)
+        cover = getattr(self, "cover_", CoverChoice())  # artifacts trained before the tuned cover
+        s = self._signals(prompts, embeddings, cover_neighbours=cover.n_neighbors if self.selection == "cover" else 0)
         n, m = len(prompts), len(self.experts_)
         w = self.cost_weight if cost_weight is None else cost_weight
+        if w == "cv":
+            w = getattr(self, "cv_cost_weight_", 0.0)
         if w < 0:
             raise RoutingError(f"cost_weight must be >= 0, got {w}")
         cost = self._expected_cost(s, n)
@@ -217,9 +237,10 @@ class TwoLevelRouter:
         score = np.where(allowed, score, -np.inf)
         ks = self._k_per_row(score, mass_source, allowed, k, mode)
         if self.selection == "cover":
-            nb = self.parts_.knn.scores_[s.neighbours[:, : self.blend_.k]]
-            pen = None if cost is None or w == 0 else w * cost / max(self.cost_scale_, 1e-12)
-            picks = selection.greedy_cover(score, nb, ks, pen)
+            train_fail = 1.0 - np.clip(self.parts_.knn.scores_, 0.0, 1.0)
+            pen = None if cost is None or w == 0 else w * normalise_cost(cost, self.cost_scale_)
+            picks = selection.greedy_cover(train_fail[s.neighbours[:, : cover.n_neighbors]], train_fail, ks,
+                                           alpha=cover.alpha, allowed=np.isfinite(score), penalty=pen)
         elif self.selection == "sample":
             picks = selection.sample_experts(np.where(allowed, selection.mass_distribution(score, self.k_temperature) if mass_source is None else mass_source, 0.0), ks, self._rng)
         else:

@@ -71,6 +71,30 @@ def test_cost_weight_never_raises_mean_cost(fitted, dataset):
     assert all(b <= a + 1e-12 for a, b in zip(costs, costs[1:], strict=False))
 
 
+def test_cost_weight_cv_routes_at_the_weight_the_one_standard_error_rule_chose(fitted, dataset):
+    test = dataset.split("test")
+    curve = fitted.blend_.cost_curve
+    assert [c["cost_weight"] for c in curve][0] == 0.0 and all(c["se"] >= 0 for c in curve)
+    assert fitted.cv_cost_weight_ in [c["cost_weight"] for c in curve]
+    auto = fitted.set_params(cost_weight="cv").route(test.prompts, k=1)
+    fitted.set_params(cost_weight=0.0)
+    explicit = fitted.route(test.prompts, k=1, cost_weight=fitted.cv_cost_weight_)
+    assert [d.chosen for d in auto] == [d.chosen for d in explicit]
+
+
+def test_cover_selection_covers_what_top_k_misses(dataset, embedder):
+    # Globally the generalist fails least, so a fixed pair starts with it and misses the rows
+    # where it and the chosen specialist both fail; the query's neighbours say which specialist
+    # never fails on this kind of query, and cross-validation finds that out.
+    router = TwoLevelRouter(embedder=embedder, cv=3, n_neighbors_grid=(5, 10), C_grid=(1.0,), selection="cover")
+    router.fit(dataset.split("train"))
+    assert router.cover_.alpha > 0  # cross-validation found the neighbours informative
+    test = dataset.split("test")
+    covered = [max(test.scores[i, EXPERTS.index(e)] for e in d.chosen) for i, d in enumerate(router.route(test.prompts, k=2))]
+    assert np.mean(covered) == 1.0
+    assert all(len(set(d.chosen)) == 2 for d in router.route(test.prompts, k=2))
+
+
 def test_budget_excludes_experts_that_cost_too_much(fitted):
     d = fitted.route(["battle of the empire"], k=1, budget=2.0)[0]
     assert d.chosen == ["cheap-math"]
