@@ -147,11 +147,23 @@ class RouterSettings(_Model):
     k_max: Annotated[int, Field(ge=1, le=16)] = 3
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.5
     selection: Literal["top_k", "sample", "cover"] = "top_k"
-    cost_weight: NonNegFloat = 0.0
+    cost_weight: float | Literal["cv"] = Field(
+        default="cv", description="quality/cost dial; 'cv' = the weight training picked by cross-validation (one-SE rule)"
+    )
     category_experts: dict[str, list[str]] = Field(
         default_factory=dict, description="category -> experts, overriding the learned map"
     )
     seed: int = 0
+
+    @field_validator("cost_weight", mode="before")
+    @classmethod
+    def _cost_weight(cls, value: Any) -> float | str:
+        # One clear message instead of one error per branch of the union.
+        if value == "cv":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            raise ValueError(f"must be a number >= 0 or 'cv', got {value!r}")
+        return float(value)
 
     @model_validator(mode="after")
     def _k_order(self) -> RouterSettings:

@@ -13,7 +13,8 @@ from rich.console import Console
 from orchestrator.errors import OrchestratorError
 
 console = Console()
-err_console = Console(stderr=True)
+# Error lines carry user text (paths like `experts[0]`, `file.yaml:100:`): no markup, no emoji codes.
+err_console = Console(stderr=True, emoji=False, markup=False, highlight=False)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,7 +22,7 @@ EXIT_INPUT_ERROR = 2
 
 
 def fail(message: str, code: int = EXIT_INPUT_ERROR) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"error: {message}", style="red", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -36,9 +37,9 @@ def handles_errors(fn: F) -> F:
             problems = getattr(exc, "problems", None)
             if problems:
                 for p in problems:
-                    err_console.print(f"[red]error:[/red] {p}", highlight=False, soft_wrap=True)
+                    err_console.print(f"error: {p}", soft_wrap=True)
             else:
-                err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+                err_console.print(f"error: {exc}", soft_wrap=True)
             raise typer.Exit(EXIT_INPUT_ERROR) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")

@@ -36,7 +36,7 @@ def sim(
     settings = cfg.simulator
     replay = cfg.resolve_path(settings.replay_dataset)
     if replay is not None and not replay.is_file():
-        err_console.print(f"[yellow]note:[/yellow] replay dataset {replay} not found; experts answer from templates")
+        err_console.print(f"note: replay dataset {replay} not found; experts answer from templates", style="yellow")
         replay = None
     scale = settings.time_scale if time_scale is None else time_scale
     latency = [

@@ -31,9 +31,9 @@ def train(
             static_tier=static_tier, progress=lambda msg: bar.update(task, description=msg),
         )
     if report.only_in_data:
-        err_console.print(f"[yellow]warning:[/yellow] experts in the data but not in the config (not routed to): {', '.join(report.only_in_data)}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: experts in the data but not in the config (not routed to): {', '.join(report.only_in_data)}", style="yellow", soft_wrap=True)
     if report.only_in_config:
-        err_console.print(f"[yellow]warning:[/yellow] experts in the config but not in the data (no scores, not routed to): {', '.join(report.only_in_config)}", highlight=False, soft_wrap=True)
+        err_console.print(f"warning: experts in the config but not in the data (no scores, not routed to): {', '.join(report.only_in_config)}", style="yellow", soft_wrap=True)
     console.print(f"[green]trained[/green] on {report.rows} rows, {len(report.experts)} experts, {len(report.categories)} categories -> {report.out}", highlight=False)
     blend = ", ".join(f"{k}={v:g}" for k, v in report.blend.items())
     console.print(f"cross-validated routing accuracy {report.cv_accuracy:.3f}; blend: {blend}; cost unit: {report.cost_unit or 'none'}", highlight=False, soft_wrap=True)

@@ -84,6 +84,7 @@ MALFORMED = [
     ("over-memory-budget", GOOD + "scheduler: {gpu_memory_budget_gb: 10}\n", "experts[0].memory_gb", "exceeds scheduler.gpu_memory_budget_gb", 8),
     ("unknown-expert-in-category-map", _replace("  k_max: 3\n", "  k_max: 3\n  category_experts: {math: [ghost]}\n"), "router.category_experts.math", "unknown expert 'ghost'", 16),
     ("not-a-mapping", "- just\n- a list\n", "", "must be a mapping", 1),
+    ("bad-cost-weight", _replace("  k_max: 3\n", "  k_max: 3\n  cost_weight: fast\n"), "router.cost_weight", "must be a number >= 0 or 'cv'", 16),
 ]
 
 
@@ -129,3 +130,19 @@ def test_cli_validate_missing_file_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["config", "validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2
     assert "file not found" in result.stderr
+
+
+def test_cost_weight_defaults_to_the_cross_validated_dial_and_accepts_numbers():
+    assert parse_config(GOOD).router.cost_weight == "cv"
+    assert parse_config(_replace("  k_max: 3\n", "  k_max: 3\n  cost_weight: 0.25\n")).router.cost_weight == 0.25
+
+
+def test_cli_error_lines_print_paths_and_line_numbers_literally(tmp_path):
+    # rich would render ":100:" as an emoji and "[0]" as markup if the error console allowed it.
+    doc = (REPO / "experts.yaml").read_text().replace("  cost_weight: cv ", "  cost_weight: fast ", 1)
+    f = tmp_path / "experts.yaml"
+    f.write_text(doc)
+    line = next(i for i, text in enumerate(doc.splitlines(), start=1) if "cost_weight: fast" in text)
+    result = runner.invoke(app, ["config", "validate", str(f)])
+    assert result.exit_code == 2
+    assert f"experts.yaml:{line}: router.cost_weight: must be a number >= 0 or 'cv', got 'fast'" in result.stderr
