@@ -40,6 +40,10 @@ class _BaselineRouter:
         costs, self.cost_unit_ = dataset.cost_matrix()
         self.expert_cost_ = None if costs is None else costs.mean(axis=0)
         self.cost_scale_ = 1.0 if costs is None else selection.CostScale.fit(self.expert_cost_)
+        # Ties in predicted quality (frequent with k neighbours' mean 0/1 scores) go to the expert
+        # that is better on the training split, as a user would pick; breaking them towards the
+        # cheaper expert instead would make these references a different cost-quality point.
+        self.tie_rank_ = np.argsort(np.argsort(-expert_means(dataset.scores), kind="stable"), kind="stable").astype(float)
         self._fit(dataset, self._embed(dataset.prompts, embeddings) if self._needs_embeddings else None)
         return self
 
@@ -56,10 +60,11 @@ class _BaselineRouter:
             score = np.where(np.isin(self.experts_, allowed_experts)[None, :], score, -np.inf)
         if budget is not None and cost is not None:
             score = np.where(cost <= budget, score, -np.inf)
-        picks = selection.top_k(score, np.full(n, k or 1), cost)
+        ties = np.broadcast_to(self.tie_rank_, (n, m))
+        picks = selection.top_k(score, np.full(n, k or 1), ties)
         out = []
         for i in range(n):
-            order = selection.top_k(score[i : i + 1], np.array([m]), None if cost is None else cost[i : i + 1])[0]
+            order = selection.top_k(score[i : i + 1], np.array([m]), ties[i : i + 1])[0]
             ranked = [RankedExpert(self.experts_[j], float(score[i, j]), float(q[i, j]), None if cost is None else float(cost[i, j])) for j in order]
             chosen = [self.experts_[j] for j in picks[i]]
             out.append(RoutingDecision("general", {}, [], ranked, len(chosen), chosen, None, None))
