@@ -34,8 +34,15 @@ test-fast: $(STAMP)
 test-vllm: $(STAMP)
 	bash tests/vllm_cpu/run.sh
 
-bench: $(STAMP)
+# LiteLLM's proxy, the side-by-side anchor for gateway overhead, lives in its own venv.
+.venv-litellm-proxy/bin/litellm:
+	$(PYTHON) -m venv .venv-litellm-proxy
+	.venv-litellm-proxy/bin/pip install -q 'litellm[proxy]'
+
+# Every benchmark (~30 min; the routing-quality one embeds ~20k prompts on a first run).
+# bench/soak.py runs 10 minutes on its own: `$(BIN)/python bench/soak.py`.
+bench: $(STAMP) .venv-litellm-proxy/bin/litellm
 	for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info artifacts reports
+	rm -rf $(VENV) .venv-vllm .venv-litellm-proxy .pytest_cache build *.egg-info artifacts reports runs
