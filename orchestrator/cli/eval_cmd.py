@@ -65,7 +65,7 @@ def _compare(a: Path, b: Path, as_json: bool) -> None:
         print(json.dumps(diff, indent=2))
         return
     if not diff["same_data"]:
-        err_console.print("[yellow]warning:[/yellow] the two reports are on different data; deltas mix data and policy changes")
+        err_console.print("warning: the two reports are on different data; deltas mix data and policy changes", style="yellow")
     _wide().print(comparison_table(diff, rb.cost_unit or ra.cost_unit))
 
 
