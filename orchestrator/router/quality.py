@@ -28,6 +28,9 @@ def expert_means(scores: np.ndarray) -> np.ndarray:
     return (s.sum(axis=0) + 1.0) / (s.shape[0] + 2.0)
 
 
+_MAX_SIMILARITIES = 1 << 26
+
+
 class NeighbourScores:
     """Mean score of the ``n_neighbors`` most similar training queries, per expert.
 
@@ -49,7 +52,14 @@ class NeighbourScores:
     def neighbours(self, X: np.ndarray, k: int | None = None) -> np.ndarray:
         """Indices ``(n, k)`` of the nearest training rows, nearest first."""
         k = min(k or self.n_neighbors, self.X_.shape[0])
-        sims = X.astype(np.float32, copy=False) @ self.X_.T
+        X = X.astype(np.float32, copy=False)
+        # Query rows in chunks: the full (n_query x n_train) similarity matrix of a 70k-row
+        # cross-validation fold alone is gigabytes; a chunk holds ~64M similarities (256 MB).
+        step = max(1, _MAX_SIMILARITIES // max(1, self.X_.shape[0]))
+        return np.concatenate([self._neighbours(X[i : i + step], k) for i in range(0, len(X), step)] or [np.zeros((0, k), dtype=np.intp)])
+
+    def _neighbours(self, X: np.ndarray, k: int) -> np.ndarray:
+        sims = X @ self.X_.T
         if k >= sims.shape[1]:
             idx = np.tile(np.arange(sims.shape[1]), (X.shape[0], 1))
         else:

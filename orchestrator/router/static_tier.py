@@ -9,6 +9,8 @@ shows what the speed costs in routing quality.
 
 from __future__ import annotations
 
+import hashlib
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ class StaticEmbedder:
     """``encode(texts)`` like :class:`orchestrator.embeddings.Embedder`, from a distilled table.
 
     ``table``: ``{"vectors" (vocab, d) float16, "weights" (vocab,), "W" (d, d), "b" (d,)}``;
-    ``base``: the MiniLM embedder it was distilled from (its name and fingerprint are this tier's).
+    ``base``: the MiniLM embedder it was distilled from (artifacts check the base's fingerprint).
     """
 
     def __init__(self, table: dict[str, np.ndarray], base: Any = None):
@@ -35,9 +37,15 @@ class StaticEmbedder:
     def name(self) -> str:
         return self.base.name
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
-        return self.base.fingerprint
+        """This tier's own identity: the base model's fingerprint plus the distilled table, so an
+        embedding cache never confuses static vectors with MiniLM's (or two distillations)."""
+        h = hashlib.sha256(f"static:{self.base.fingerprint}".encode())
+        for key in sorted(self.table):
+            h.update(key.encode())
+            h.update(np.ascontiguousarray(self.table[key]).tobytes())
+        return h.hexdigest()
 
     @property
     def tokenizer(self) -> Any:

@@ -69,7 +69,7 @@ def test_static_tier_round_trips_and_routes(tmp_path, fitted, embedder, dataset)
     finally:
         del fitted.static_tier_
     loaded = TwoLevelRouter.load(tmp_path / "r", embedder=embedder, tier="static")
-    assert isinstance(loaded.embedder, StaticEmbedder) and loaded.embedder.fingerprint == embedder.fingerprint
+    assert isinstance(loaded.embedder, StaticEmbedder) and loaded.embedder.base.fingerprint == embedder.fingerprint
     assert len(loaded.route(dataset.split("test").prompts[:4])) == 4
 
 
