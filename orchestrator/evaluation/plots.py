@@ -27,6 +27,14 @@ def _plt() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, ax: Any, path: Path, *, legend_size: int = 8) -> None:
+    """Legend outside the axes (never over the data), then write and free the figure."""
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def _cost_label(report: EvalReport) -> tuple[str, float]:
     """Axis label and multiplier: USD is shown per 1,000 queries, proxies as they are."""
     if report.cost_unit == "usd":
@@ -74,10 +82,7 @@ def _cost_quality(report: EvalReport, path: Path) -> None:
     ax.set_ylabel(f"accuracy on {report.split} (%)")
     ax.set_title(f"Cost vs quality: {Path(report.dataset).name} ({report.n} rows)")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, ax, path)
 
 
 def _strong_weak(report: EvalReport, path: Path) -> None:
@@ -95,10 +100,7 @@ def _strong_weak(report: EvalReport, path: Path) -> None:
     ax.set_ylabel(f"accuracy on {report.split} (%)")
     ax.set_title(f"Threshold sweep (RouteLLM APGR): {Path(report.dataset).name}")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, ax, path)
 
 
 def _categories(report: EvalReport, path: Path) -> None:
@@ -120,10 +122,7 @@ def _categories(report: EvalReport, path: Path) -> None:
     ax.set_xlim(0, 108)  # room for the value labels of 100% bars
     ax.set_title(f"Accuracy per category: {Path(report.dataset).name}")
     ax.grid(True, axis="x", alpha=0.3)
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, ax, path)
 
 
 def _traffic_shares(report: EvalReport, names: list[str]) -> dict[str, np.ndarray]:
@@ -157,10 +156,7 @@ def _traffic(report: EvalReport, path: Path) -> None:
     ax.set_xlim(0, 100)
     ax.set_xlabel("share of expert calls (%)")
     ax.set_title(f"Expert traffic per policy: {Path(report.dataset).name}")
-    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    _save(plt, fig, ax, path, legend_size=7)
 
 
 def write_plots(report: EvalReport, out_dir: Path) -> list[str]:
