@@ -76,7 +76,7 @@ class TwoLevelRouter:
         k_max: int = 3,
         top_p: float = 0.5,
         selection: Literal["top_k", "sample", "cover"] = "top_k",
-        cost_weight: float | Literal["cv"] = 0.0,
+        cost_weight: float | Literal["cv"] = "cv",
         random_state: int = 0,
         fallback_category: str = "general",
         k_temperature: float = 0.05,
