@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,8 +47,7 @@ class RoutingDataset:
         return self.experts.index(name)
 
     def subset(self, rows: np.ndarray | list[int] | slice) -> RoutingDataset:
-        idx = np.arange(len(self))[rows] if not isinstance(rows, np.ndarray) or rows.dtype == bool else rows
-        idx = np.asarray(idx, dtype=int)
+        idx = np.arange(len(self))[rows]  # a mask, a slice or indices alike
         pick = lambda xs: [xs[i] for i in idx]  # noqa: E731
         return RoutingDataset(
             source=self.source,
@@ -71,14 +70,8 @@ class RoutingDataset:
 
     def select_experts(self, names: list[str]) -> RoutingDataset:
         cols = [self.experts.index(n) for n in names]
-        return RoutingDataset(
-            source=self.source,
-            ids=self.ids,
-            prompts=self.prompts,
-            tasks=self.tasks,
-            categories=self.categories,
-            splits=self.splits,
-            lines=self.lines,
+        return replace(
+            self,
             experts=list(names),
             scores=self.scores[:, cols],
             costs=self.costs[:, cols],
