@@ -112,11 +112,10 @@ async def reset_fleet(config: Config) -> None:
     """The first AWAKE experts (the most frequent) awake, every other one asleep at level 1."""
     async with httpx.AsyncClient(timeout=120) as http:
 
-        async def one(i: int, base: str) -> None:
-            root = base.removesuffix("/v1")
+        async def one(i: int, root: str) -> None:
             await http.post(f"{root}/wake_up" if i < AWAKE else f"{root}/sleep", params=None if i < AWAKE else {"level": 1})
 
-        await asyncio.gather(*(one(i, e.api_base) for i, e in enumerate(config.experts)))
+        await asyncio.gather(*(one(i, e.server_root) for i, e in enumerate(config.experts)))
 
 
 async def drive(submit, workload, scale: float) -> tuple[float, list[float], int, int]:

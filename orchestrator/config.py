@@ -37,6 +37,7 @@ __all__ = [
     "VllmLaunch",
     "load_config",
     "parse_config",
+    "server_root",
 ]
 
 Role = Literal["expert", "aggregator", "judge", "annotator"]
@@ -45,6 +46,13 @@ NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 PosInt = Annotated[int, Field(gt=0)]
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
+
+
+def server_root(api_base: str) -> str:
+    """``http://h:p/v1`` -> ``http://h:p``: vLLM serves /health, /sleep, /wake_up and /metrics
+    beside the OpenAI routes, not under ``/v1``."""
+    base = api_base.rstrip("/")
+    return base.removesuffix("/v1")
 
 
 class _Model(BaseModel):
@@ -129,6 +137,11 @@ class ExpertConfig(_Model):
         return self.model.split("/", 1)[1] if "/" in self.model else self.model
 
     @property
+    def server_root(self) -> str | None:
+        """The server's root URL (``api_base`` without ``/v1``), where vLLM's control routes live."""
+        return server_root(self.api_base) if self.api_base is not None else None
+
+    @property
     def port(self) -> int | None:
         if self.api_base is None:
             return None
@@ -153,7 +166,6 @@ class RouterSettings(_Model):
     category_experts: dict[str, list[str]] = Field(
         default_factory=dict, description="category -> experts, overriding the learned map"
     )
-    seed: int = 0
 
     @field_validator("cost_weight", mode="before")
     @classmethod
@@ -212,6 +224,10 @@ class GatewaySettings(_Model):
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     api_keys_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     api_keys_file: str | None = None
+    admin_key_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="environment variable holding the key for /admin routes (unset: the admin API is off)",
+    )
     rate_limit_rpm: PosInt | None = None
     max_body_bytes: PosInt = 1_000_000
     max_prompt_tokens: PosInt = 32_000

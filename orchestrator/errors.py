@@ -19,6 +19,10 @@ boundary (``raise ... from exc``) and only the gateway maps them to HTTP statuse
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.experts.types import TraceEvent
 
 __all__ = [
     "ArtifactError",
@@ -84,12 +88,18 @@ class RoutingError(OrchestratorError):
 
 
 class ExpertError(OrchestratorError):
-    """A call to an expert failed; ``expert`` names it, ``retryable`` says whether to retry."""
+    """A call to an expert failed; ``expert`` names it, ``retryable`` says whether to retry.
+
+    The expert client fills ``events`` (retries, breaker changes, fallbacks, swaps and queue
+    waits on the way to the failure) and ``attempts`` (HTTP attempts made) before raising.
+    """
 
     retryable: bool = False
 
     def __init__(self, expert: str, message: str):
         self.expert = expert
+        self.events: list[TraceEvent] = []
+        self.attempts: int = 0
         super().__init__(f"expert {expert!r}: {message}")
 
 

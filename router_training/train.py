@@ -59,6 +59,7 @@ def train_router(
     from orchestrator.config import load_config
     from orchestrator.embeddings import Embedder
     from orchestrator.router import TwoLevelRouter
+    from orchestrator.router.dials import router_params
     from router_training.embedding_cache import DEFAULT_CACHE_DIR, cached_embeddings
 
     say = progress or (lambda _m: None)
@@ -66,15 +67,7 @@ def train_router(
     ds = load_dataset(data)
     if any(s == "train" for s in ds.splits):
         ds = ds.split("train")
-    settings = config.router if config is not None else None
-    router = TwoLevelRouter(
-        random_state=seed,
-        **({} if settings is None else dict(
-            entropy_threshold=settings.entropy_threshold, k_min=settings.k_min, k_max=settings.k_max, top_p=settings.top_p,
-            selection=settings.selection, cost_weight=settings.cost_weight, fallback_category=settings.fallback_category,
-        )),
-        embedder=Embedder(),
-    )
+    router = TwoLevelRouter(random_state=seed, **router_params(config.router if config is not None else None), embedder=Embedder())
     cache = DEFAULT_CACHE_DIR if cache_dir is None else cache_dir
     say(f"embedding {len(ds)} training prompts")
     X = cached_embeddings(ds.prompts, router.embedder, cache_dir=cache)

@@ -10,7 +10,7 @@ rank order, best first, which is what breaks ties.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ from orchestrator.aggregation.extraction import extract_answer, final_section
 from orchestrator.aggregation.prompts import synthesis_messages
 from orchestrator.config import AggregationSettings
 
-__all__ = ["AggregationResult", "Aggregator", "Candidate", "CompleteFn", "MODES"]
+__all__ = ["AggregationResult", "Aggregator", "Candidate", "CompleteFn", "MODES", "StreamFn"]
 
 MODES = ("auto", "consensus", "vote", "synthesis", "best")
 
@@ -29,6 +29,17 @@ class _HasText(Protocol):
 
 CompleteFn = Callable[[str, list[dict], dict[str, Any]], Awaitable[_HasText]]
 """``complete(expert, messages, params) -> Completion``: how synthesis reaches the aggregator."""
+
+
+class _Stream(Protocol):
+    def __aiter__(self) -> AsyncIterator[str]: ...
+
+    @property
+    def completion(self) -> Any: ...
+
+
+StreamFn = Callable[[str, list[dict], dict[str, Any]], _Stream]
+"""``stream(expert, messages, params) -> ExpertStream``: synthesis streams its final round."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +102,11 @@ class Aggregator:
         aggregator: str | None = None,
         complete: CompleteFn | None = None,
         params: dict[str, Any] | None = None,
+        stream: StreamFn | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> AggregationResult:
+        """Merge ``candidates``. With ``stream`` and ``on_delta``, a synthesis streams its final
+        round: each token goes to ``on_delta`` as the aggregator produces it."""
         if not candidates:
             raise ValueError("nothing to aggregate: no expert produced a response")
         extracted_all = [extract_answer(c.text) for c in candidates]
@@ -113,7 +128,8 @@ class Aggregator:
             result = _vote(candidates, extracted_all, answers) if extracted else AggregationResult(candidates[0].text, "best", None, answers)
             result.notes.append("synthesis wanted but no aggregator is available")
             return result
-        return await self._synthesize(messages, candidates, answers, aggregator, complete, params or {})
+        live = (stream, on_delta) if stream is not None and on_delta is not None else None
+        return await self._synthesize(messages, candidates, answers, aggregator, complete, params or {}, live)
 
     async def _synthesize(
         self,
@@ -123,6 +139,7 @@ class Aggregator:
         aggregator: str,
         complete: CompleteFn,
         params: dict[str, Any],
+        live: tuple[StreamFn, Callable[[str], None]] | None = None,
     ) -> AggregationResult:
         limit = self.settings.max_response_chars
         guarded = [(c.expert, final_section(c.text, tail_chars=limit)) for c in candidates]
@@ -133,8 +150,16 @@ class Aggregator:
         call_params = {"temperature": self.temperature, **params}
         calls: list[Any] = []
         carried: list[tuple[str, str]] = []
-        for group in rounds:
-            completion = await complete(aggregator, synthesis_messages(messages, carried + group), call_params)
+        for i, group in enumerate(rounds):
+            prompt = synthesis_messages(messages, carried + group)
+            if live is not None and i == len(rounds) - 1:
+                stream, on_delta = live
+                streamed = stream(aggregator, prompt, call_params)
+                async for delta in streamed:
+                    on_delta(delta)
+                completion = streamed.completion
+            else:
+                completion = await complete(aggregator, prompt, call_params)
             calls.append(completion)
             # Self-MoA-Seq: the running synthesis joins the next group as one more response.
             carried = [("synthesis", final_section(completion.text, tail_chars=limit))]

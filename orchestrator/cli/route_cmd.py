@@ -36,9 +36,16 @@ def route(
     tier: str = typer.Option("minilm", "--tier", help="embedding tier: minilm or static"),
 ) -> None:
     """Route one query and print the decision: category, skills, ranked experts, k, aggregator."""
-    from orchestrator.router import TwoLevelRouter
+    from orchestrator.router.dials import load_configured
 
-    router = TwoLevelRouter.load(_artifacts(artifacts, config), tier=tier)
+    settings = None
+    if config is not None:
+        from orchestrator.config import load_config
+
+        settings = load_config(config).router
+    router, warnings = load_configured(_artifacts(artifacts, config), settings, tier=tier)
+    for warning in warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     decision = router.route([query], k=k, cost_weight=cost_weight, mode=mode)[0]  # type: ignore[arg-type]
     if as_json:
         print(json.dumps(decision.to_dict(), indent=2))

@@ -33,6 +33,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from orchestrator.config import server_root
+
 REPO = Path(__file__).resolve().parents[2]
 DEMO_DATA = Path(__file__).with_name("demo_routing.jsonl")
 # Piped output (make demo | tee) would otherwise wrap tables at 80 columns.
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = [json.loads(line) for line in DEMO_DATA.read_text().splitlines()]
     test_rows = [r for r in rows if r["split"] == "test"]
     cfg = yaml.safe_load(config.read_text())
-    expert_health = [e["api_base"].removesuffix("/v1") + "/health" for e in cfg["experts"]]
+    expert_health = [server_root(e["api_base"]) + "/health" for e in cfg["experts"]]
     gateway = f"http://127.0.0.1:{cfg['gateway']['port']}"
 
     _step(3, total, f"start {len(expert_health)} simulated vLLM experts")

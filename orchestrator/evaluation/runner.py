@@ -99,13 +99,9 @@ def _load(opts: EvalOptions) -> tuple[Config | None, RoutingDataset, list[str]]:
 
 def _router_params(config: Config | None, seed: int) -> dict[str, Any]:
     """The router as ``orchestrator train`` builds it: experts.yaml's ``router`` section, ``--seed``."""
-    if config is None:
-        return {"random_state": seed}
-    r = config.router
-    return {
-        "random_state": seed, "entropy_threshold": r.entropy_threshold, "k_min": r.k_min, "k_max": r.k_max, "top_p": r.top_p,
-        "selection": r.selection, "cost_weight": r.cost_weight, "fallback_category": r.fallback_category,
-    }
+    from orchestrator.router.dials import router_params
+
+    return {"random_state": seed, **router_params(config.router if config is not None else None)}
 
 
 def _fit_routers(train: RoutingDataset, emb: np.ndarray, config: Config | None, opts: EvalOptions, progress: Progress) -> dict[str, Any]:
@@ -133,10 +129,11 @@ def _fit_routers(train: RoutingDataset, emb: np.ndarray, config: Config | None, 
     return routers
 
 
-def _load_router(opts: EvalOptions, embedder: Any) -> Any:
-    from orchestrator.router import TwoLevelRouter
+def _load_router(opts: EvalOptions, config: Config | None, embedder: Any) -> tuple[Any, list[str]]:
+    """The artifact with experts.yaml's dials applied, as the gateway serves it."""
+    from orchestrator.router.dials import load_configured
 
-    return TwoLevelRouter.load(opts.artifacts, embedder=embedder)
+    return load_configured(opts.artifacts, config.router if config is not None else None, embedder=embedder)
 
 
 def _best_single(ds: RoutingDataset, split: str) -> tuple[str, Any]:
@@ -265,7 +262,10 @@ def run_evaluation(opts: EvalOptions, *, progress: Progress | None = None, embed
     train, test = ds.split("train"), ds.split(opts.split)
     costs = resolve_costs(ds, config)
     train_costs, test_costs = _split_costs(costs, ds, "train"), _split_costs(costs, ds, opts.split)
-    loaded = _load_router(opts, embedder) if opts.artifacts is not None else None
+    loaded = None
+    if opts.artifacts is not None:
+        loaded, dial_notes = _load_router(opts, config, embedder)
+        notes.extend(dial_notes)
     clock.lap("load")
 
     embedder = embedder or (loaded.embedder if loaded is not None else _default_embedder())

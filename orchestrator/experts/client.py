@@ -1,14 +1,16 @@
 """One async client for every expert: transports, limits, timeouts, retries, breaker, fallback.
 
 A call goes through, in order: the per-expert concurrency limit (``max_concurrency``), the
-endpoint's circuit breaker, the residency gate (when a :class:`ResidencyManager` is given the
-expert is woken first and pinned awake, so no request ever reaches a sleeping server), then
-one transport call bounded by ``timeout_s``. Retryable failures (``ExpertError.retryable``)
-are retried up to ``max_retries`` times with full-jitter backoff; every retry, timeout,
-breaker opening and fallback is a :class:`TraceEvent` on the returned :class:`Completion`
-(or on the raised error's ``events``).
+endpoint's circuit breaker, then one transport call bounded by ``timeout_s``. Retryable failures
+(``ExpertError.retryable``) are retried up to ``max_retries`` times with full-jitter backoff;
+every retry, timeout, breaker change and fallback is a :class:`TraceEvent` on the returned
+:class:`Completion` (or on the raised error's ``events``).
 
-Streams go through the same limit, breaker and residency gate, held for the whole stream.
+This client knows nothing of queues or residency: the scheduler (``orchestrator.scheduling``)
+decides when a call may go out and keeps the expert awake while it runs. Call the client
+directly only where no scheduler exists (tests, tools that own a single expert).
+
+Streams go through the same limit and breaker, held for the whole stream.
 :meth:`ExpertClient.stream_completion` returns an :class:`ExpertStream`: iterate it for text
 deltas, then read the server-reported usage, the cost and the time to first token.
 
@@ -16,6 +18,8 @@ Transports: ``httpx`` posts OpenAI-format JSON straight to vLLM; ``litellm`` rea
 provider. ``auto`` takes httpx for ``hosted_vllm/`` experts with an ``api_base`` and litellm for
 everything else: measured side by side, litellm costs 1.5x the client CPU and 2.5x the
 latency per call, 4.9x the CPU when streaming (docs/benchmarks.md, "Expert execution").
+Tests replace the network, not the client: pass ``http_transport=httpx.MockTransport(handler)``
+(or an ``httpx.ASGITransport`` around the simulator).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
@@ -39,12 +43,11 @@ from orchestrator.experts.transport_httpx import HttpxTransport
 from orchestrator.experts.transport_litellm import LitellmTransport
 from orchestrator.experts.types import Completion, RawCompletion, StreamPart, TraceEvent
 
-if TYPE_CHECKING:
-    from orchestrator.scheduling.residency import ResidencyManager
-
 __all__ = ["BreakerOpen", "ExpertClient", "ExpertStream", "ResiliencePolicy", "TransportName"]
 
 TransportName = Literal["auto", "litellm", "httpx"]
+Admission = Callable[[ExpertStream], contextlib.AbstractAsyncContextManager[Any]]
+"""Entered before a stream's first attempt and held until it ends (the scheduler's slot)."""
 
 
 class BreakerOpen(ExpertUnavailable):
@@ -80,20 +83,21 @@ class ExpertClient:
         config: Config,
         *,
         transport: TransportName = "auto",
-        residency: ResidencyManager | None = None,
         policy: ResiliencePolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ):
         if transport not in ("auto", "litellm", "httpx"):
             raise ValueError(f"transport must be 'auto', 'litellm' or 'httpx', got {transport!r}")
         self.config = config
+        if http_client is not None and http_transport is not None:
+            raise ValueError("pass http_client or http_transport, not both")
         self.transport = transport
-        self.residency = residency
         self.policy = policy or ResiliencePolicy()
         self._experts = {e.name: e for e in config.experts}
-        self._httpx = HttpxTransport(http_client)
+        self._httpx = HttpxTransport(http_client, transport=http_transport)
         self._litellm = LitellmTransport()
         self._clock = clock
         self._sleep = sleep
@@ -148,19 +152,23 @@ class ExpertClient:
             try:
                 return await self._complete(name, messages, dict(params or {}), events, attempts)
             except ExpertError as exc:
-                attempts = getattr(exc, "attempts", attempts)
+                attempts = exc.attempts or attempts
                 last = exc
         assert last is not None
         raise last
 
-    def stream_completion(self, expert: str, messages: list[dict], params: dict | None = None) -> ExpertStream:
+    def stream_completion(
+        self, expert: str, messages: list[dict], params: dict | None = None, *, admission: Admission | None = None
+    ) -> ExpertStream:
         """A streamed call: iterate for content deltas, then read usage, cost and TTFT off it.
 
         Failures before the first delta are retried; after it they propagate (with ``.events``).
         Nothing is sent until the first iteration, and an unknown expert raises there too.
+        ``admission(stream)``, when given, is entered before the first attempt and held until the
+        stream ends: the scheduler's slot (its expert stays awake, its queue wait is recorded).
         """
         stream = ExpertStream(expert)
-        stream._deltas = self._stream(stream, messages, dict(params or {}))
+        stream._deltas = self._stream(stream, messages, dict(params or {}), admission)
         return stream
 
     def stream(self, expert: str, messages: list[dict], params: dict | None = None) -> ExpertStream:
@@ -191,7 +199,7 @@ class ExpertClient:
                 async with self._slot(cfg, events):
                     raw = await self._call(cfg, messages, params)
             except ExpertError as exc:
-                exc.events, exc.attempts = events, attempts  # type: ignore[attr-defined]
+                exc.events, exc.attempts = events, attempts
                 if not exc.retryable or attempt >= cfg.max_retries:
                     events.append(self._event("error", cfg.name, str(exc)))
                     raise
@@ -211,8 +219,14 @@ class ExpertClient:
             )
         raise AssertionError("unreachable: the loop returns or raises")
 
-    async def _stream(self, out: ExpertStream, messages: list[dict], params: dict) -> AsyncGenerator[str, None]:
+    async def _stream(self, out: ExpertStream, messages: list[dict], params: dict, admission: Admission | None) -> AsyncGenerator[str, None]:
         cfg = self.expert(out.expert)
+        async with admission(out) if admission is not None else contextlib.nullcontext():
+            async with contextlib.aclosing(self._attempts(cfg, out, messages, params)) as deltas:
+                async for delta in deltas:
+                    yield delta
+
+    async def _attempts(self, cfg: ExpertConfig, out: ExpertStream, messages: list[dict], params: dict) -> AsyncGenerator[str, None]:
         start = self._clock()
         for attempt in range(cfg.max_retries + 1):
             out.attempts += 1
@@ -224,7 +238,7 @@ class ExpertClient:
                             yield part.content
                 break
             except ExpertError as exc:
-                exc.events, exc.attempts = out.events, out.attempts  # type: ignore[attr-defined]
+                exc.events, exc.attempts = out.events, out.attempts
                 if out.started or not exc.retryable or attempt >= cfg.max_retries:
                     out.events.append(self._event("error", cfg.name, str(exc)))
                     raise
@@ -240,15 +254,17 @@ class ExpertClient:
 
     @contextlib.asynccontextmanager
     async def _slot(self, cfg: ExpertConfig, events: list[TraceEvent]) -> AsyncIterator[None]:
-        """Concurrency limit, breaker admission, residency pin; the outcome feeds the breaker."""
+        """Concurrency limit and breaker admission; the outcome feeds the breaker."""
         async with self._limits[cfg.name]:
             breaker = self.breaker(cfg.name)
             if not breaker.allow():
                 events.append(self._event("breaker_open", cfg.name, f"circuit open; next probe in {breaker.retry_after_s:.2f} s"))
-                raise BreakerOpen(cfg.name, f"circuit breaker open for {cfg.api_base or cfg.name}")
+                raise BreakerOpen(cfg.name, f"circuit breaker open for {cfg.name}")
+            probing = breaker.state is BreakerState.HALF_OPEN
+            if probing:
+                events.append(self._event("breaker_probe", cfg.name, "circuit half-open: this call is the probe"))
             try:
-                async with self._awake(cfg.name):
-                    yield
+                yield
             except ExpertError as exc:
                 if isinstance(exc, ExpertTimeout):
                     events.append(self._event("timeout", cfg.name, str(exc)))
@@ -262,11 +278,8 @@ class ExpertClient:
                 breaker.release_probe()
                 raise
             breaker.record_success()
-
-    def _awake(self, expert: str) -> contextlib.AbstractAsyncContextManager[Any]:
-        if self.residency is None or not self.residency.manages(expert):
-            return contextlib.nullcontext()
-        return self.residency.use(expert)
+            if probing:
+                events.append(self._event("breaker_closed", cfg.name, "the probe succeeded: circuit closed"))
 
     async def _retry_pause(self, expert: str, attempt: int, exc: ExpertError, events: list[TraceEvent]) -> None:
         delay = self._backoff.delay(attempt)

@@ -36,6 +36,7 @@ class ExpertStream:
         self.ttft_s: float | None = None  # call start (first attempt) to the first non-empty content delta
         self.latency_s: float | None = None  # call start to the end of the stream
         self.attempts = 0
+        self.queue_s = 0.0  # waiting for a scheduler slot before the call went out
         self.events: list[TraceEvent] = []
         self.done = False
         self._pieces: list[str] = []
@@ -89,6 +90,7 @@ class ExpertStream:
             cost_usd=self.cost_usd or 0.0,
             attempts=self.attempts,
             events=self.events,
+            queue_s=self.queue_s,
         )
 
     # ------------------------------------------------------------------ filled in by the client

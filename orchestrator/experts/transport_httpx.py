@@ -70,8 +70,9 @@ class HttpxTransport:
 
     name = "httpx"
 
-    def __init__(self, client: httpx.AsyncClient | None = None):
-        self._client = client or httpx.AsyncClient(limits=_LIMITS, timeout=None)
+    def __init__(self, client: httpx.AsyncClient | None = None, *, transport: httpx.AsyncBaseTransport | None = None):
+        # ``transport`` is httpx's seam: tests pass a MockTransport or an ASGITransport.
+        self._client = client or httpx.AsyncClient(limits=_LIMITS, timeout=None, transport=transport)
 
     @staticmethod
     def supports(expert: ExpertConfig) -> bool:

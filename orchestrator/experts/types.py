@@ -11,8 +11,9 @@ __all__ = ["Completion", "RawCompletion", "StreamPart", "TraceEvent", "Usage"]
 class TraceEvent:
     """Something worth knowing that happened while serving a call.
 
-    ``kind`` is one of ``retry``, ``fallback``, ``breaker_open``, ``timeout``, ``error``,
-    ``wake``, ``sleep``; ``at`` is the client's monotonic clock.
+    ``kind`` is one of ``retry``, ``fallback``, ``breaker_open``, ``breaker_probe``,
+    ``breaker_closed``, ``timeout``, ``error`` (the client), ``queue``, ``wake``, ``sleep`` (the
+    scheduler and residency); ``at`` is the monotonic clock of whoever recorded it.
     """
 
     kind: str
@@ -68,6 +69,8 @@ class Completion:
     cost_usd: float
     attempts: int
     events: list[TraceEvent] = field(default_factory=list)
+    queue_s: float = 0.0
+    """Time spent waiting for the scheduler to grant the call a slot (0 when called directly)."""
 
     @property
     def ok(self) -> bool:

@@ -1,5 +1,11 @@
 """The pipeline's steps. Each is a small async ``(state, runtime) -> partial state`` function
-that also appends one or more :class:`~orchestrator.trace.TraceEvent`s."""
+that also appends one or more :class:`~orchestrator.trace.TraceEvent`s.
+
+On a streamed request (``state.stream``) the node that produces the final text sends its tokens
+through LangGraph's stream writer as they arrive: ``dispatch`` when one expert answers,
+``aggregate`` when the aggregator synthesises. Vote and consensus need every candidate first,
+so their answer goes out whole after aggregation, and the ``respond`` event says so.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ from langgraph.runtime import Runtime
 from orchestrator.aggregation import Candidate
 from orchestrator.config import Config
 from orchestrator.errors import ExpertError, ExpertUnavailable, InvalidRequest
+from orchestrator.experts.types import Completion
 from orchestrator.pipeline.context import PipelineContext
 from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineState
@@ -34,13 +41,21 @@ def last_user_text(messages: list[dict[str, Any]]) -> str:
 
 def route_kwargs(options: RequestOptions, config: Config) -> dict[str, Any]:
     """``router.route`` keyword arguments for a request; a pinned category restricts the experts
-    to its ``router.category_experts`` list (intersected with the request's own list)."""
+    to its ``router.category_experts`` list, intersected with the request's own list (an empty
+    intersection is the client's error, never silently widened)."""
     opts = options
     allowed = list(opts.experts) if opts.experts else None
     if opts.category is not None:
         pinned = config.router.category_experts.get(opts.category)
         if pinned:
-            allowed = [e for e in pinned if allowed is None or e in allowed] or pinned
+            kept = [e for e in pinned if allowed is None or e in allowed]
+            if not kept:
+                raise InvalidRequest(
+                    f"orchestrator.experts ({', '.join(opts.experts or [])}) excludes every expert of category "
+                    f"{opts.category!r} ({', '.join(pinned)}): allow at least one of them, or route with router/auto",
+                    param="orchestrator.experts",
+                )
+            allowed = kept
     return {"k": opts.k, "cost_weight": opts.cost_weight, "budget": opts.budget, "allowed_experts": allowed}
 
 
@@ -75,32 +90,52 @@ async def retrieval_gate(state: PipelineState, runtime: Runtime[PipelineContext]
 
 
 async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
-    """Call the chosen experts concurrently; a failed one is replaced by the next-ranked spare."""
+    """Call the chosen experts concurrently; a failed one is replaced by the next-ranked spare.
+
+    A streamed request answered by one expert streams that expert's tokens as they arrive; a
+    failure before its first token still falls back to a spare, one after it ends the stream."""
     ctx = runtime.context
     decision = state.decision
+    assert decision is not None  # the graph always routes first
     chosen = list(decision.chosen)
     # Experts the router excluded (not allowed, over budget) score -inf and are never spares.
     spares = [e.name for e in decision.experts if e.name not in chosen and math.isfinite(e.score)][: ctx.max_fallbacks]
     failures: list[ExpertFailure] = []
     errors: list[BaseException] = []
     events: list[TraceEvent] = []
+    live = state.stream and ctx.stream is not None and len(chosen) == 1 and not _buffered(state, ctx)
+    streamed: list[str] = []
 
-    async def consult(expert: str | None) -> Any:
+    async def ask(expert: str) -> Completion:
+        if not live:
+            return await ctx.call(expert, state.messages, state.params)
+        assert ctx.stream is not None
+        stream = ctx.stream(expert, state.messages, state.params)
+        async for delta in stream:
+            if not streamed:
+                streamed.append(expert)
+            runtime.stream_writer({"delta": delta, "source": "expert", "expert": expert})
+        return stream.completion
+
+    async def consult(expert: str | None) -> Completion | None:
         while expert is not None:
             started, t0 = time.time(), time.perf_counter()
             try:
-                completion = await ctx.call(expert, state.messages, state.params)
+                completion = await ask(expert)
             except (ExpertError, TimeoutError) as exc:
+                if streamed:
+                    raise  # the client already has this expert's tokens: no silent switch mid-answer
                 errors.append(exc)
                 failures.append(ExpertFailure(expert, str(exc), type(exc).__name__))
-                events.append(TraceEvent("expert", {"ok": False, "error": str(exc)}, started, time.perf_counter() - t0, expert=expert))
+                events.append(TraceEvent("expert", {"ok": False, "error": str(exc), **_call_events(exc.events if isinstance(exc, ExpertError) else [])},
+                                         started, time.perf_counter() - t0, expert=expert))
                 expert = spares.pop(0) if spares else None
                 continue
             events.append(_expert_event(completion, started, time.perf_counter() - t0))
             return completion
         return None
 
-    with timed_event("dispatch", chosen=chosen) as summary:
+    with timed_event("dispatch", chosen=chosen, streamed=live) as summary:
         results = await asyncio.gather(*(consult(e) for e in chosen))
     completions = [c for c in results if c is not None]
     answered = [c.expert for c in completions]
@@ -117,7 +152,15 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
     # Keep rank order so ties in aggregation go to the better expert.
     rank = {name: i for i, name in enumerate(e.name for e in decision.experts)}
     completions.sort(key=lambda c: rank.get(c.expert, len(rank)))
-    return {"completions": completions, "failures": failures, "trace": [*events, summary]}
+    update: dict[str, Any] = {"completions": completions, "failures": failures, "trace": [*events, summary]}
+    if streamed:
+        update["streamed"] = "expert"
+    return update
+
+
+def _buffered(state: PipelineState, ctx: PipelineContext) -> bool:
+    """Steps after dispatch that may replace the answer (verification) must see it whole first."""
+    return bool(state.options.verify if state.options.verify is not None else ctx.config.verification.enabled)
 
 
 def _raise_client_error(errors: list[BaseException]) -> None:
@@ -127,12 +170,18 @@ def _raise_client_error(errors: list[BaseException]) -> None:
         raise errors[0]
 
 
-def _expert_event(completion: Any, started: float, duration: float) -> TraceEvent:
-    decision = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
-    # What the expert call itself took vs time spent queued in the scheduler before it.
-    decision["queue_ms"] = round(max(0.0, duration - completion.latency_s) * 1000, 3)
+def _call_events(events: list[Any]) -> dict[str, Any]:
+    """The call's own story (queue wait, swaps, retries, breaker, fallbacks), oldest first."""
+    return {"events": [{"kind": e.kind, "detail": e.detail} for e in events]} if events else {}
+
+
+def _expert_event(completion: Completion, started: float, duration: float) -> TraceEvent:
+    decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
+    # Time queued in the scheduler (for a slot, and for any swap) vs the expert call itself.
+    decision["queue_ms"] = round(completion.queue_s * 1000, 3)
     if completion.ttft_s is not None:
         decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
+    decision.update(_call_events(completion.events))
     return TraceEvent(
         "expert",
         decision,
@@ -147,23 +196,38 @@ def _expert_event(completion: Any, started: float, duration: float) -> TraceEven
 
 async def aggregate(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
     ctx = runtime.context
-    mode = ctx.aggregator.mode_for(state.options.category or state.decision.category, state.options.aggregation)
+    decision = state.decision
+    assert decision is not None
+    mode = ctx.aggregator.mode_for(state.options.category or decision.category, state.options.aggregation)
     candidates = [Candidate(c.expert, c.text) for c in state.completions]
+    live = state.stream and ctx.stream is not None and state.streamed is None and not _buffered(state, ctx)
+    streamed: list[bool] = []
+
+    def on_delta(delta: str) -> None:
+        streamed.append(True)
+        runtime.stream_writer({"delta": delta, "source": "aggregator", "expert": decision.aggregator})
+
     with timed_event("aggregate", requested_mode=mode) as event:
         try:
             result = await ctx.aggregator.aggregate(
-                state.messages, candidates, mode=mode, aggregator=state.decision.aggregator, complete=ctx.call, params=state.params
+                state.messages, candidates, mode=mode, aggregator=decision.aggregator, complete=ctx.call, params=state.params,
+                stream=ctx.stream if live else None, on_delta=on_delta if live else None,
             )
         except (ExpertError, TimeoutError) as exc:
+            if streamed:
+                raise  # the client already has part of the synthesis
             # The aggregator failing must not lose the experts' work: fall back to voting.
             result = await ctx.aggregator.aggregate(state.messages, candidates, mode="vote")
-            result.notes.append(f"aggregator {state.decision.aggregator} failed ({exc}); fell back to {result.mode}")
+            result.notes.append(f"aggregator {decision.aggregator} failed ({exc}); fell back to {result.mode}")
     event.decision.update(result.to_dict())
     event.expert = result.aggregator
     event.prompt_tokens = sum(c.prompt_tokens for c in result.calls)
     event.completion_tokens = sum(c.completion_tokens for c in result.calls)
     event.cost_usd = sum(c.cost_usd for c in result.calls)
-    return {"aggregation": result, "trace": [event]}
+    update: dict[str, Any] = {"aggregation": result, "trace": [event]}
+    if streamed:
+        update["streamed"] = "aggregator"
+    return update
 
 
 async def verify(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
@@ -176,5 +240,9 @@ async def verify(state: PipelineState, runtime: Runtime[PipelineContext]) -> dic
 async def respond(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
     result = state.aggregation
     assert result is not None  # the graph always aggregates first
-    decision = {"mode": result.mode, "experts": [c.expert for c in state.completions], "degraded": bool(state.failures)}
+    decision: dict[str, Any] = {"mode": result.mode, "experts": [c.expert for c in state.completions], "degraded": bool(state.failures)}
+    if state.stream:
+        # Tokens went out as produced, or the answer needed every candidate (vote, consensus,
+        # verification) and goes out whole now.
+        decision["stream"] = f"{state.streamed} tokens as generated" if state.streamed else f"buffered until {result.mode} finished"
     return {"answer": result.text, "trace": [TraceEvent("respond", decision)]}

@@ -1,24 +1,41 @@
 """Running the graph: :class:`Pipeline` for one request at a time (the gateway), and
-:func:`run_pipeline` for many prompts at once (offline batch and evaluation)."""
+:func:`run_pipeline` for many prompts at once (offline batch and evaluation).
+
+``Pipeline.run`` returns the finished :class:`PipelineResult`; ``Pipeline.stream`` yields the
+routing decision, then the answer's tokens as the graph produces them (:class:`AnswerDelta`),
+then the result."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.aggregation import AggregationResult, Aggregator
 from orchestrator.config import Config
+from orchestrator.experts.types import Completion
 from orchestrator.pipeline.batching import RouteBatcher
-from orchestrator.pipeline.context import CallFn, PipelineContext
+from orchestrator.pipeline.context import CallFn, PipelineContext, StreamFn
 from orchestrator.pipeline.graph import compiled_graph
 from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineInput
+from orchestrator.router.decision import RoutingDecision
+from orchestrator.router.protocol import Router
 from orchestrator.trace import Trace
 
-__all__ = ["Pipeline", "PipelineResult", "run_pipeline"]
+__all__ = ["AnswerDelta", "Pipeline", "PipelineResult", "run_pipeline"]
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    """A piece of the final answer, and who produced it (``expert``, ``aggregator``, or
+    ``buffered`` for an answer that could only go out whole)."""
+
+    text: str
+    source: str
+    expert: str | None = None
 
 
 @dataclass
@@ -26,8 +43,8 @@ class PipelineResult:
     """The answer to one request and everything that went into it."""
 
     text: str
-    decision: Any
-    completions: list[Any]
+    decision: RoutingDecision
+    completions: list[Completion]
     aggregation: AggregationResult
     failures: list[ExpertFailure] = field(default_factory=list)
     trace: Trace = field(default_factory=lambda: Trace(""))
@@ -59,20 +76,29 @@ class PipelineResult:
 
 
 class Pipeline:
-    """The compiled graph bound to a router and a way to call experts.
+    """The compiled graph bound to a router and a way to reach experts.
 
-    ``router`` needs ``route(prompts, *, k, cost_weight, budget, allowed_experts)``;
-    ``call(expert, messages, params)`` returns a ``Completion`` (``Scheduler.submit`` online,
-    ``ExpertClient.complete`` offline).
+    ``call(expert, messages, params)`` returns a ``Completion`` and ``stream(...)`` an
+    ``ExpertStream``: the scheduler's ``submit`` and ``stream``, the only way to an expert.
     """
 
-    def __init__(self, config: Config, router: Any, call: CallFn, *, aggregator: Aggregator | None = None, max_fallbacks: int = 2):
+    def __init__(
+        self,
+        config: Config,
+        router: Router,
+        call: CallFn,
+        *,
+        stream: StreamFn | None = None,
+        aggregator: Aggregator | None = None,
+        max_fallbacks: int = 2,
+    ):
         self.config = config
         self.router = router
         self.context = PipelineContext(
             config=config,
             route=RouteBatcher(router.route),
             call=call,
+            stream=stream,
             aggregator=aggregator or Aggregator(config.aggregation),
             max_fallbacks=max_fallbacks,
         )
@@ -90,14 +116,46 @@ class Pipeline:
             PipelineInput(messages=messages, options=options or RequestOptions(), params=params or {}),
             context=self.context,
         )
-        return PipelineResult(
-            text=state["answer"],
-            decision=state["decision"],
-            completions=state["completions"],
-            aggregation=state["aggregation"],
-            failures=state["failures"],
-            trace=Trace.of(request_id or uuid.uuid4().hex, state["trace"]),
-        )
+        return _result(state, request_id)
+
+    async def stream(
+        self,
+        messages: list[dict[str, Any]],
+        options: RequestOptions | None = None,
+        params: dict[str, Any] | None = None,
+        *,
+        request_id: str | None = None,
+    ) -> AsyncIterator[RoutingDecision | AnswerDelta | PipelineResult]:
+        """The routing decision, the answer's deltas as they are produced, then the result.
+
+        Errors raise from the iteration: before the first delta the caller can still answer
+        with an HTTP error, after it only with an error event."""
+        request = PipelineInput(messages=messages, options=options or RequestOptions(), params=params or {}, stream=True)
+        state: dict[str, Any] = {}
+        announced = False
+        async for mode, chunk in self._graph.astream(request, context=self.context, stream_mode=["custom", "values"]):
+            if mode == "custom":
+                yield AnswerDelta(chunk["delta"], chunk["source"], chunk.get("expert"))
+                continue
+            state = chunk
+            if not announced and state.get("decision") is not None:
+                announced = True
+                yield state["decision"]
+        result = _result(state, request_id)
+        if state.get("streamed") is None:
+            yield AnswerDelta(result.text, "buffered")
+        yield result
+
+
+def _result(state: dict[str, Any], request_id: str | None) -> PipelineResult:
+    return PipelineResult(
+        text=state["answer"],
+        decision=state["decision"],
+        completions=state["completions"],
+        aggregation=state["aggregation"],
+        failures=state["failures"],
+        trace=Trace.of(request_id or uuid.uuid4().hex, state["trace"]),
+    )
 
 
 async def run_pipeline(

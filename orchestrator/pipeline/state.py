@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from orchestrator.aggregation import AggregationResult
+from orchestrator.experts.types import Completion
 from orchestrator.pipeline.options import RequestOptions
+from orchestrator.router.decision import RoutingDecision
 from orchestrator.trace import TraceEvent
 
 __all__ = ["ExpertFailure", "PipelineInput", "PipelineState"]
@@ -32,18 +34,23 @@ class PipelineInput:
     """Per-request overrides (k, budget, experts, aggregation mode, ...)."""
     params: dict[str, Any] = field(default_factory=dict)
     """Sampling parameters forwarded to every expert call (max_tokens, temperature, ...)."""
+    stream: bool = False
+    """The client streams: nodes that can emit the final answer's tokens as they arrive do so
+    (a single expert's, or the synthesising aggregator's) through the graph's stream writer."""
 
 
 @dataclass
 class PipelineState(PipelineInput):
-    decision: Any = None
-    """The router's ``RoutingDecision`` for this request."""
-    completions: Annotated[list[Any], operator.add] = field(default_factory=list)
-    """Expert ``Completion``s that succeeded, in rank order."""
+    decision: RoutingDecision | None = None
+    """The router's decision for this request."""
+    completions: Annotated[list[Completion], operator.add] = field(default_factory=list)
+    """Expert completions that succeeded, in rank order."""
     failures: Annotated[list[ExpertFailure], operator.add] = field(default_factory=list)
     """Expert calls that failed (the answer is degraded when this is not empty)."""
     aggregation: AggregationResult | None = None
     answer: str | None = None
     """The final text returned to the client."""
+    streamed: str | None = None
+    """Who already streamed the answer's tokens to the client: ``expert`` or ``aggregator``."""
     trace: Annotated[list[TraceEvent], operator.add] = field(default_factory=list)
     """One event per step; appended by every node."""

@@ -3,17 +3,17 @@
 from orchestrator.scheduling.fifo import FifoDispatcher
 from orchestrator.scheduling.offline import run_offline_batch
 from orchestrator.scheduling.policy import QueueView, SwapPlan, SwapPolicy, plan_swap
-from orchestrator.scheduling.residency import ResidencyManager, api_root
-from orchestrator.scheduling.scheduler import Scheduler
+from orchestrator.scheduling.residency import ResidencyManager
+from orchestrator.scheduling.scheduler import Grant, Scheduler
 
 __all__ = [
     "FifoDispatcher",
+    "Grant",
     "QueueView",
     "ResidencyManager",
     "Scheduler",
     "SwapPlan",
     "SwapPolicy",
-    "api_root",
     "plan_swap",
     "run_offline_batch",
 ]

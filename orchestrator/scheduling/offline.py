@@ -27,9 +27,8 @@ Assignment = tuple[str, str, list[dict], dict]
 
 
 def _failed(expert: str, exc: ExpertError) -> Completion:
-    events = list(getattr(exc, "events", []))
-    events.append(TraceEvent(kind="error", expert=expert, detail=str(exc), at=0.0))
-    return Completion(expert, "", "error", 0, 0, 0.0, None, 0.0, int(getattr(exc, "attempts", 1)), events)
+    events = [*exc.events, TraceEvent(kind="error", expert=expert, detail=str(exc), at=0.0)]
+    return Completion(expert, "", "error", 0, 0, 0.0, None, 0.0, exc.attempts or 1, events)
 
 
 @contextlib.contextmanager
@@ -62,8 +61,8 @@ async def run_offline_batch(
         groups[expert].append((qid, len(results[qid]) - 1, messages, dict(params or {})))
     order = sorted(groups, key=lambda e: -len(groups[e]))
 
-    owned = residency is None and client.residency is None and config.scheduler.gpu_memory_budget_gb is not None
-    residency = residency or client.residency or (ResidencyManager(config) if owned else None)
+    owned = residency is None and config.scheduler.gpu_memory_budget_gb is not None
+    residency = residency or (ResidencyManager(config) if owned else None)
     if owned and residency is not None:
         await residency.start()
     try:

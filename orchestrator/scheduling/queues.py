@@ -1,4 +1,4 @@
-"""Per-expert request queues and the micro-batch flush rule (size or deadline)."""
+"""Per-expert request queues and the micro-batch flush rule (size, deadline, idle or urgent)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,24 @@ import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 
+from orchestrator.experts.types import TraceEvent
+
 __all__ = ["ExpertQueue", "QueuedRequest"]
 
 
 @dataclass(eq=False)
 class QueuedRequest:
+    """A request waiting for its expert. ``future`` resolves (to None) when the scheduler grants
+    it a slot: the expert is then awake and pinned until the caller releases the slot."""
+
     expert: str
-    messages: list[dict]
-    params: dict
-    future: asyncio.Future
+    future: asyncio.Future[None]
     enqueued_at: float
+    urgent: bool = False
+    """The zero-wait lane (direct pass-through): dispatched as soon as the expert is awake."""
     dispatched_at: float | None = None
+    events: list[TraceEvent] = field(default_factory=list)
+    """Swaps this request waited for (filled by the scheduler, returned in its trace)."""
 
 
 @dataclass
@@ -45,8 +52,17 @@ class ExpertQueue:
         return now - self.items[0].enqueued_at if self.items else 0.0
 
     def ready(self, now: float, max_batch_size: int, max_wait_s: float) -> bool:
-        """Flush when a full batch is waiting or the oldest request has waited ``max_wait_s``."""
-        return bool(self.items) and (len(self.items) >= max_batch_size or self.oldest_wait(now) >= max_wait_s)
+        """Flush when a full batch is waiting, the oldest request has waited ``max_wait_s``, the
+        expert is idle (vLLM batches continuously: holding a request for an idle server only
+        adds latency), or an urgent request waits."""
+        if not self.items:
+            return False
+        return (
+            self.in_flight == 0
+            or len(self.items) >= max_batch_size
+            or self.oldest_wait(now) >= max_wait_s
+            or any(r.urgent for r in self.items)
+        )
 
     def flush_deadline(self, max_wait_s: float) -> float | None:
         return self.items[0].enqueued_at + max_wait_s if self.items else None

@@ -7,17 +7,17 @@ Each managed expert occupies ``memory_gb`` while awake; the awake set never exce
 ``memory_gb``, an ``api_base`` and sleep mode enabled; every other expert counts as always awake.
 
 Sleeping is ``POST {root}/sleep?level=N`` and waking ``POST {root}/wake_up``, where root is the
-``api_base`` without ``/v1``. vLLM hangs (0.17+) or crashes (<=0.15) on requests sent while
-asleep, so nothing may reach a sleeping server: callers pin an expert (``use`` or ``try_pin``)
-for the duration of each request, and an expert is put to sleep only once its pins drain.
-Swaps run one at a time (one GPU, one PCIe link).
+expert's :attr:`~orchestrator.config.ExpertConfig.server_root`. vLLM hangs (0.17+) or crashes
+(<=0.15) on requests sent while asleep, so nothing may reach a sleeping server: the scheduler
+pins an expert (``try_pin``) for the duration of each request it dispatches, the offline batch
+holds one (``use``) for a whole group, and an expert is put to sleep only once its pins drain.
+Swaps run one at a time (one GPU, one PCIe link); each returns the trace events it produced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -30,20 +30,9 @@ from orchestrator.config import Config, ExpertConfig
 from orchestrator.errors import ExpertUnavailable
 from orchestrator.experts.types import TraceEvent
 
-__all__ = ["ResidencyManager", "api_root"]
-
-# Experts the current task already pins: a nested ``use`` (scheduler pin, then the client's gate)
-# must not wait for a drain that its own outer pin is holding up.
-_HELD: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("orchestrator_residency_held", default=frozenset())
-
+__all__ = ["ResidencyManager"]
 
 _CONTROL_ATTEMPTS = 3
-
-
-def api_root(api_base: str) -> str:
-    """``http://h:p/v1`` -> ``http://h:p``: vLLM serves /sleep and /wake_up beside /v1, not under it."""
-    base = api_base.rstrip("/")
-    return base[: -len("/v1")] if base.endswith("/v1") else base
 
 
 @dataclass
@@ -75,16 +64,17 @@ class ResidencyManager:
         budget_gb: float | None = None,
         sleep_level: int | None = None,
         http_client: httpx.AsyncClient | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
         request_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.budget_gb = budget_gb if budget_gb is not None else config.scheduler.gpu_memory_budget_gb
         self.sleep_level = sleep_level if sleep_level is not None else config.scheduler.sleep_level
-        self._http = http_client or httpx.AsyncClient(timeout=request_timeout_s)
+        self._http = http_client or httpx.AsyncClient(timeout=request_timeout_s, transport=http_transport)
         self._owns_http = http_client is None
         self._clock = clock
         self._slots = {
-            e.name: _Slot(e.name, float(e.memory_gb or 0.0), api_root(e.api_base or ""))
+            e.name: _Slot(e.name, float(e.memory_gb or 0.0), e.server_root or "")
             for e in config.experts
             if _managed(e, self.budget_gb)
         }
@@ -163,25 +153,17 @@ class ResidencyManager:
             slot.pins = 0
             slot.idle.set()
 
-    def held_context(self, expert: str) -> contextvars.Context:
-        """A context in which ``use(expert)`` is a no-op, for a task that runs under a ``try_pin``."""
-        ctx = contextvars.copy_context()
-        ctx.run(_HELD.set, _HELD.get() | {expert})
-        return ctx
-
     @contextlib.asynccontextmanager
     async def use(self, expert: str) -> AsyncIterator[None]:
         """Hold ``expert`` awake for the body, waking it first (evicting LRU experts) if needed."""
-        if expert not in self._slots or expert in _HELD.get():
+        if expert not in self._slots:
             yield
             return
         while not self.try_pin(expert):
             await self.ensure_awake(expert)
-        token = _HELD.set(_HELD.get() | {expert})
         try:
             yield
         finally:
-            _HELD.reset(token)
             self.unpin(expert)
 
     # ------------------------------------------------------------------ swaps
@@ -202,25 +184,29 @@ class ResidencyManager:
                         slot.awake = False
                         self.events.append(TraceEvent(kind="error", expert=slot.name, detail=str(exc), at=self._clock()))
 
-    async def ensure_awake(self, expert: str) -> None:
+    async def ensure_awake(self, expert: str) -> list[TraceEvent]:
         """On-demand: make room by sleeping the least recently used experts, then wake ``expert``."""
-        await self.swap_in(expert, victims=[])
+        return await self.swap_in(expert, victims=[])
 
-    async def swap_in(self, expert: str, victims: list[str]) -> None:
-        """Sleep ``victims`` (after their in-flight requests finish), make any further room LRU, wake ``expert``."""
+    async def swap_in(self, expert: str, victims: list[str]) -> list[TraceEvent]:
+        """Sleep ``victims`` (after their in-flight requests finish), make any further room LRU,
+        wake ``expert``; returns the ``sleep``/``wake`` events, for the traces of the requests
+        that waited for this swap."""
         slot = self._slots.get(expert)
         if slot is None:
-            return
+            return []
         async with self._lock:
             if slot.awake and not slot.draining:
-                return
+                return []
+            done: list[TraceEvent] = []
             for name in victims:
                 victim = self._slots[name]
                 if victim.awake and name != expert:
-                    await self._evict(victim)
+                    done.append(await self._evict(victim))
             while self.free_gb() < slot.memory_gb:
-                await self._evict(self._lru_victim(exclude=expert))
-            await self._wake(slot)
+                done.append(await self._evict(self._lru_victim(exclude=expert)))
+            done.append(await self._wake(slot))
+            return done
 
     async def aclose(self) -> None:
         if self._owns_http:
@@ -232,23 +218,25 @@ class ResidencyManager:
             raise ExpertUnavailable(exclude, "does not fit in the GPU-memory budget even with every other expert asleep")
         return min(awake, key=lambda s: (s.pins > 0, s.last_used))
 
-    async def _evict(self, slot: _Slot) -> None:
+    async def _evict(self, slot: _Slot) -> TraceEvent:
         slot.draining = True
         try:
             await slot.idle.wait()
-            await self._post(slot, "/sleep", {"level": self.sleep_level}, "sleep")
+            event = await self._post(slot, "/sleep", {"level": self.sleep_level}, "sleep")
             slot.awake = False
             self.sleeps += 1
+            return event
         finally:
             slot.draining = False
 
-    async def _wake(self, slot: _Slot) -> None:
-        await self._post(slot, "/wake_up", None, "wake")
+    async def _wake(self, slot: _Slot) -> TraceEvent:
+        event = await self._post(slot, "/wake_up", None, "wake")
         slot.awake = True
         slot.last_used = self._clock()
         self.wakes += 1
+        return event
 
-    async def _post(self, slot: _Slot, path: str, params: dict | None, kind: str) -> None:
+    async def _post(self, slot: _Slot, path: str, params: dict | None, kind: str) -> TraceEvent:
         started = self._clock()
         for attempt in range(_CONTROL_ATTEMPTS):
             try:
@@ -264,7 +252,9 @@ class ResidencyManager:
             raise ExpertUnavailable(slot.name, f"{kind} failed: HTTP {response.status_code} {response.text[:200]}")
         took = self._clock() - started
         self.swap_seconds += took
-        self.events.append(TraceEvent(kind=kind, expert=slot.name, detail=f"{path} took {took:.3f} s", at=started))
+        event = TraceEvent(kind=kind, expert=slot.name, detail=f"{path} took {took:.3f} s", at=started)
+        self.events.append(event)
+        return event
 
     async def _probe(self, slot: _Slot) -> bool:
         try:

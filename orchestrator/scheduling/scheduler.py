@@ -1,26 +1,32 @@
-"""The batch-by-expert scheduler: per-expert queues, micro-batches, residency-aware swaps.
+"""The batch-by-expert scheduler: the only way a request reaches an expert's server.
 
-``submit`` queues a request under its expert and awaits the answer. One loop task:
+Every expert call of the gateway and the pipeline asks the scheduler for a *slot*: ``submit``
+(one completion), ``stream`` (a streamed completion) or ``slot`` itself. A slot is granted when
+the expert is awake (and not being drained for a swap) and below ``max_concurrency``; the
+expert stays pinned awake until the slot is released, so a swap waits for it. One loop task:
 
 1. plans at most one swap at a time (:func:`~orchestrator.scheduling.policy.plan_swap`) and
    runs it in the background through the :class:`ResidencyManager`;
-2. flushes every dispatchable (awake, not draining) expert's queue in micro-batches of up to
-   ``max_batch_size`` once a batch is full or its oldest request has waited ``max_wait_ms``,
-   keeping at most ``max_concurrency`` requests in flight per expert;
-3. sleeps until the next flush or starvation deadline, a new request, a finished request
+2. grants queued requests per expert in micro-batches of up to ``max_batch_size``: at once when
+   the expert is idle or the request is urgent (the zero-wait lane of direct pass-through),
+   else once a batch is full or its oldest request has waited ``max_wait_ms``;
+3. sleeps until the next flush or starvation deadline, a new request, a released slot
    or a finished swap.
 
-Each dispatched request is pinned awake for its lifetime, so a swap waits for it to finish.
-Every submitted request ends with a :class:`Completion` or an :class:`ExpertError`: a failed
-wake fails that expert's queue instead of leaving it waiting, and ``aclose`` fails what is left.
+A request to an idle, awake expert skips the queue entirely. Every request ends with a
+:class:`Completion` or an :class:`ExpertError`: a failed wake fails that expert's queue instead
+of leaving it waiting, and ``aclose`` fails what is left. The queue wait and the swaps a request
+waited for join its trace events, ahead of the client's own (retries, breaker, fallback).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,15 +34,25 @@ import numpy as np
 from orchestrator.config import Config
 from orchestrator.errors import ExpertError, ExpertUnavailable
 from orchestrator.experts.client import ExpertClient
-from orchestrator.experts.types import Completion
+from orchestrator.experts.streaming import ExpertStream
+from orchestrator.experts.types import Completion, TraceEvent
 from orchestrator.scheduling.policy import QueueView, SwapPlan, SwapPolicy, plan_swap
 from orchestrator.scheduling.queues import ExpertQueue, QueuedRequest
 from orchestrator.scheduling.residency import ResidencyManager
 
-__all__ = ["Scheduler"]
+__all__ = ["Grant", "Scheduler"]
 
 _WAIT_SAMPLES = 20_000
 _log = logging.getLogger(__name__)
+
+
+@dataclass
+class Grant:
+    """A held slot: how long the request queued for it, and the trace events of that wait
+    (``queue``, and the ``sleep``/``wake`` swap it waited for, if any)."""
+
+    queue_s: float = 0.0
+    events: list[TraceEvent] = field(default_factory=list)
 
 
 class Scheduler:
@@ -63,7 +79,6 @@ class Scheduler:
         self._loop_task: asyncio.Task | None = None
         self._swap_task: asyncio.Task | None = None
         self._evicting: set[str] = set()
-        self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._waits: list[float] = []
         self.batches = 0
@@ -89,8 +104,6 @@ class Scheduler:
             for r in q.take(len(q), self._clock()):
                 if not r.future.done():
                     r.future.set_exception(ExpertUnavailable(r.expert, "the scheduler shut down before this request ran"))
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def __aenter__(self) -> Scheduler:
         await self.start()
@@ -101,15 +114,73 @@ class Scheduler:
 
     # ------------------------------------------------------------------ API
 
-    async def submit(self, expert: str, messages: list[dict], params: dict | None = None) -> Completion:
-        """Queue one request for ``expert`` and wait for its completion (or its error)."""
+    async def submit(self, expert: str, messages: list[dict], params: dict | None = None, *, urgent: bool = False) -> Completion:
+        """One completion from ``expert`` once the scheduler grants it a slot; ``urgent`` is the
+        zero-wait lane (dispatched as soon as the expert is awake, no micro-batch wait)."""
         self.client.expert(expert)  # unknown expert -> ModelNotFound now, not later
+        grant = Grant()
+        try:
+            async with self.slot(expert, urgent=urgent) as grant:
+                completion = await self.client.complete(expert, messages, params)
+        except ExpertError as exc:
+            self.failed += 1
+            exc.events[:0] = grant.events
+            raise
+        except Exception as exc:  # a bug must still answer the caller with an expert error, not hang it
+            self.failed += 1
+            raise ExpertUnavailable(expert, f"internal error: {type(exc).__name__}: {exc}") from exc
+        self.completed += 1
+        completion.events[:0] = grant.events
+        completion.queue_s = grant.queue_s
+        return completion
+
+    def stream(self, expert: str, messages: list[dict], params: dict | None = None, *, urgent: bool = True) -> ExpertStream:
+        """A streamed completion that holds a slot from its first attempt to its last delta.
+
+        Streams are interactive, so they take the zero-wait lane unless ``urgent=False``.
+        Nothing is queued until the stream is first iterated."""
+        self.client.expert(expert)
+
+        @contextlib.asynccontextmanager
+        async def admission(out: ExpertStream) -> AsyncIterator[None]:
+            try:
+                async with self.slot(expert, urgent=urgent) as grant:
+                    out.events[:0] = grant.events
+                    out.queue_s = grant.queue_s
+                    yield
+            except Exception:
+                self.failed += 1
+                raise
+            self.completed += 1
+
+        return self.client.stream_completion(expert, messages, params, admission=admission)
+
+    @contextlib.asynccontextmanager
+    async def slot(self, expert: str, *, urgent: bool = False) -> AsyncIterator[Grant]:
+        """Wait for a slot on ``expert`` and hold it (awake, pinned, counted against
+        ``max_concurrency``) for the body; yields the :class:`Grant` (the wait and its events)."""
         if self._closed or self._loop_task is None:
             raise ExpertUnavailable(expert, "the scheduler is not running (use `async with Scheduler(...)`)")
-        future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        self._queues[expert].push(QueuedRequest(expert, messages, dict(params or {}), future, self._clock()))
-        self._wakeup.set()
-        return await future
+        q = self._queues[expert]
+        arrived = self._clock()
+        if not q.items and q.in_flight < self._caps[expert] and (q.in_flight == 0 or urgent) and self._grant_now(q):
+            self._waits.append(0.0)
+            grant = Grant()
+        else:
+            grant = await self._enqueue(q, arrived, urgent)
+        try:
+            yield grant
+        finally:
+            self._release(q)
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait until nothing is queued or in flight (True) or ``timeout_s`` passes (False)."""
+        deadline = self._clock() + timeout_s
+        while any(len(q) or q.in_flight for q in self._queues.values()):
+            if self._clock() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     def stats(self) -> dict[str, Any]:
         waits = np.asarray(self._waits) if self._waits else np.zeros(1)
@@ -158,7 +229,8 @@ class Scheduler:
                 continue
             if self._dispatchable(name):
                 while q.in_flight < self._caps[name] and q.ready(now, self.max_batch_size, self.max_wait_s):
-                    self._send(q, min(self.max_batch_size, self._caps[name] - q.in_flight), now)
+                    if not self._send(q, min(self.max_batch_size, self._caps[name] - q.in_flight), now):
+                        break
                 due = q.flush_deadline(self.max_wait_s) if q.items and q.in_flight < self._caps[name] else None
             else:
                 due = q.items[0].enqueued_at + self.policy.max_queue_wait_s if q.items else None
@@ -167,42 +239,51 @@ class Scheduler:
                 deadline = due if deadline is None else min(deadline, due)
         return deadline
 
-    def _send(self, q: ExpertQueue, n: int, now: float) -> None:
+    def _send(self, q: ExpertQueue, n: int, now: float) -> bool:
+        """Grant the next ``n`` queued requests; False when none could be granted."""
         batch = q.take(n, now)
         self.batches += 1
+        refused: list = []
         for r in batch:
-            if self.residency is not None and not self.residency.try_pin(r.expert):
-                q.items.appendleft(r)  # cannot happen while dispatchable; never send to a sleeper
+            if r.future.done():  # the caller gave up after the last drop_cancelled
+                continue
+            if not self._grant_now(q):
+                refused.append(r)  # cannot happen while dispatchable; never send to a sleeper
                 continue
             self._waits.append(now - r.enqueued_at)
-            q.in_flight += 1
-            ctx = self.residency.held_context(r.expert) if self.residency is not None else None
-            task = asyncio.create_task(self._run_one(q, r), context=ctx)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            r.future.set_result(None)
+        q.items.extendleft(reversed(refused))
         if len(self._waits) > _WAIT_SAMPLES:
             del self._waits[: len(self._waits) - _WAIT_SAMPLES]
+        return len(refused) < len(batch)
 
-    async def _run_one(self, q: ExpertQueue, r: QueuedRequest) -> None:
+    def _grant_now(self, q: ExpertQueue) -> bool:
+        """Pin the expert awake and count one more call in flight; False when it must be woken first."""
+        if not self._dispatchable(q.name) or (self.residency is not None and not self.residency.try_pin(q.name)):
+            return False
+        q.in_flight += 1
+        return True
+
+    def _release(self, q: ExpertQueue) -> None:
+        q.in_flight -= 1
+        if self.residency is not None:
+            self.residency.unpin(q.name)
+        self._wakeup.set()
+
+    async def _enqueue(self, q: ExpertQueue, arrived: float, urgent: bool) -> Grant:
+        """Queue for a slot; returns once the slot is granted (and held)."""
+        request = QueuedRequest(q.name, asyncio.get_running_loop().create_future(), arrived, urgent)
+        q.push(request)
+        self._wakeup.set()
         try:
-            result = await self.client.complete(r.expert, r.messages, r.params)
-        except ExpertError as exc:
-            self.failed += 1
-            if not r.future.done():
-                r.future.set_exception(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug must still answer the caller, not hang it
-            self.failed += 1
-            if not r.future.done():
-                r.future.set_exception(ExpertUnavailable(r.expert, f"internal error: {type(exc).__name__}: {exc}"))
-        else:
-            self.completed += 1
-            if not r.future.done():
-                r.future.set_result(result)
-        finally:
-            q.in_flight -= 1
-            if self.residency is not None:
-                self.residency.unpin(r.expert)
-            self._wakeup.set()
+            await request.future
+        except asyncio.CancelledError:
+            if request.future.done() and not request.future.cancelled() and request.future.exception() is None:
+                self._release(q)  # granted just as the caller gave up: hand the slot back
+            raise
+        waited = self._clock() - arrived
+        queued = TraceEvent(kind="queue", expert=q.name, detail=f"waited {waited * 1000:.1f} ms for a slot", at=arrived)
+        return Grant(waited, [queued, *request.events])
 
     # ------------------------------------------------------------------ swaps
 
@@ -242,8 +323,10 @@ class Scheduler:
     async def _swap(self, plan: SwapPlan) -> None:
         assert self.residency is not None
         try:
-            await self.residency.swap_in(plan.incoming, list(plan.victims))
+            events = await self.residency.swap_in(plan.incoming, list(plan.victims))
             self.swaps += 1
+            for r in self._queues[plan.incoming].items:  # the requests this swap was for
+                r.events.extend(events)
         except ExpertError as exc:
             self.failed_swaps += 1
             self._fail_queue(plan.incoming, exc)
@@ -254,6 +337,6 @@ class Scheduler:
     def _fail_queue(self, name: str, exc: ExpertError) -> None:
         q = self._queues[name]
         for r in q.take(len(q), self._clock()):
-            self.failed += 1
             if not r.future.done():
                 r.future.set_exception(ExpertUnavailable(name, f"could not be woken: {exc}"))
+

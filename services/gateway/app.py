@@ -7,7 +7,10 @@ router. Tests inject a router, client or scheduler; production passes only the c
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,10 +25,12 @@ from services.gateway.errors import install_error_handlers
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import RequestContext
 from services.gateway.ratelimit import RateLimiter
-from services.gateway.routes import chat, health, models, route
+from services.gateway.routes import admin, chat, health, models, route
 from services.gateway.state import GatewayState
 
 __all__ = ["create_app"]
+
+log = logging.getLogger("orchestrator.gateway")
 
 
 def create_app(
@@ -43,9 +48,10 @@ def create_app(
     ``config.router.artifacts`` at start-up, with embedding tier ``router_tier``); ``client``/``scheduler``: injected expert access
     (else built from ``config``); ``api_keys``: else read from ``config.gateway``."""
     settings = config.gateway
+    env = dict(environ) if environ is not None else None
     gateway = GatewayState(
         config=config,
-        keys=api_keys if api_keys is not None else load_api_keys(config, dict(environ) if environ is not None else None),
+        keys=api_keys if api_keys is not None else load_api_keys(config, env),
         metrics=GatewayMetrics(),
         limiter=RateLimiter(settings.rate_limit_rpm) if settings.rate_limit_rpm else None,
         artifacts=Path(artifacts) if artifacts is not None else None,
@@ -53,14 +59,18 @@ def create_app(
         router=router,
         client=client,
         scheduler=scheduler,
+        environ=env,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        hup = _reload_on_sighup(gateway)
         try:
             yield
         finally:
+            if hup:
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
             await gateway.aclose()
 
     app = FastAPI(
@@ -71,7 +81,7 @@ def create_app(
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    for module in (chat, models, route, health):
+    for module in (chat, models, route, health, admin):
         app.include_router(module.router)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
@@ -79,3 +89,25 @@ def create_app(
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["*"], allow_headers=["*"])
     app.add_middleware(RequestContext, max_body_bytes=settings.max_body_bytes, metrics=gateway.metrics)
     return app
+
+
+def _reload_on_sighup(gateway: GatewayState) -> bool:
+    """``kill -HUP`` reloads experts.yaml, as nginx and Prometheus do (main thread only)."""
+    if gateway.config.source is None or not hasattr(signal, "SIGHUP"):
+        return False
+
+    async def reload() -> None:
+        try:
+            report = await gateway.reload()
+        except Exception as exc:  # noqa: BLE001 - a bad edit must never take the gateway down
+            log.error("SIGHUP reload of %s failed; keeping the running config:\n%s", gateway.config.source, exc)
+            return
+        for warning in report.warnings:
+            log.warning("reload: %s", warning)
+
+    loop = asyncio.get_running_loop()
+    try:
+        loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(reload()))
+    except (RuntimeError, ValueError):  # not the main thread (in-process test servers)
+        return False
+    return True

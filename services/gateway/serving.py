@@ -1,11 +1,12 @@
 """Chat completions: the full pipeline (``router/...``) or a direct pass-through to one expert.
 
-Streaming with the pipeline runs the experts (and the aggregator) first, then streams the
-final answer in OpenAI's chunk format: an ensemble answer does not exist until the experts have
-all answered. A direct pass-through streams the expert's own tokens as they come, and its
-closing usage chunk carries the expert's own usage report. Failures before the first byte are
-ordinary HTTP errors; a failure after it is sent as vLLM does, an ``{"error": ...}`` event
-followed by ``[DONE]``.
+Both reach experts only through the scheduler; a pass-through takes its zero-wait lane.
+Streaming sends tokens as they are produced: a direct pass-through streams the expert's own
+tokens, a routed request answered by one expert streams that expert's, a synthesis streams the
+aggregator's. Only vote and consensus (which need every candidate) and verification send the
+answer once it exists, and the trace says which happened. The closing usage chunk carries the
+experts' own usage reports. Failures before the first byte are ordinary HTTP errors; a failure
+after it is sent as vLLM does, an ``{"error": ...}`` event followed by ``[DONE]``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from starlette.responses import Response, StreamingResponse
 
 from orchestrator.errors import ExpertError, InvalidRequest
 from orchestrator.experts import Completion, ExpertStream
-from orchestrator.pipeline import RequestOptions
+from orchestrator.pipeline import AnswerDelta, PipelineResult, RequestOptions
+from orchestrator.router.decision import RoutingDecision
 from orchestrator.trace import Trace, TraceEvent
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
@@ -31,10 +33,11 @@ from services.gateway.wire import (
     ChunkWriter,
     GatewayChatRequest,
     chat_response,
+    event_headers,
     orchestrator_headers,
+    pieces,
     request_messages,
     sampling_params,
-    text_stream,
 )
 
 __all__ = ["ChatService"]
@@ -72,25 +75,60 @@ class ChatService:
             options = options.model_copy(update={"category": target.category})
         self._check_experts(options)
         pipeline = self.gw.require_pipeline()
+        want_trace = want_trace or options.trace
+        if body.stream:
+            return await self._pipeline_stream(body, options, messages, params, request_id, want_trace)
         result = await pipeline.run(messages, options, params, request_id=request_id)
         self.gw.metrics.observe_trace(result.trace)
-        trace = result.trace.to_dict() if (want_trace or options.trace) else None
-        agg = result.aggregation
-        headers = orchestrator_headers(result.decision.category, result.experts, agg.aggregator if agg.calls else None, result.cost_usd)
-        headers["x-orchestrator-aggregation"] = agg.mode
-        log.info(
-            "routed category=%s experts=%s aggregation=%s cost_usd=%.8f degraded=%s",
-            result.decision.category, ",".join(result.experts), agg.mode, result.cost_usd, result.degraded,
-        )
-        model = body.model or "router/auto"
-        if body.stream:
-            stream = text_stream(
-                model, result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens,
-                include_usage=body.wants_usage_chunk, trace=trace,
-            )
-            return StreamingResponse(stream, media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
-        response = chat_response(model, result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens, trace)
+        trace = result.trace.to_dict() if want_trace else None
+        headers = {**_result_headers(result), **event_headers(result.trace)}
+        _log_routed(result)
+        response = chat_response(body.model or "router/auto", result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens, trace)
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
+
+    async def _pipeline_stream(self, body: GatewayChatRequest, options: RequestOptions, messages: list[dict], params: dict, request_id: str, want_trace: bool) -> Response:
+        pipeline = self.gw.require_pipeline()
+        pump = _StreamPump(pipeline.stream(messages, options, params, request_id=request_id))
+        decision: RoutingDecision | None = None
+        first = await pump.pull()  # routing and any failure before the first token: a proper status
+        while isinstance(first, RoutingDecision):
+            decision = first
+            first = await pump.pull()
+        assert decision is not None and isinstance(first, AnswerDelta)
+        writer = ChunkWriter(body.model or "router/auto")
+
+        async def events() -> AsyncIterator[str]:
+            result: PipelineResult | None = None
+            try:
+                yield writer.delta("", role="assistant")
+                for item in [first]:
+                    for piece in _delta_pieces(item):
+                        yield writer.delta(piece)
+                async for item in pump.rest():
+                    if isinstance(item, AnswerDelta):
+                        for piece in _delta_pieces(item):
+                            yield writer.delta(piece)
+                    elif isinstance(item, PipelineResult):
+                        result = item
+            except Exception as exc:  # noqa: BLE001 - mid-stream: the status line is gone, only an error event is left
+                self.gw.metrics.errors.labels(type=type(exc).__name__).inc()
+                log.warning("routed stream failed after its first token: %s", exc)
+                yield error_event(exc)
+                yield "data: [DONE]\n\n"
+                return
+            finally:
+                await pump.aclose()
+            assert result is not None
+            self.gw.metrics.observe_trace(result.trace)
+            _log_routed(result)
+            extra = {"trace": result.trace.to_dict()} if want_trace else {}
+            yield writer.delta("", finish_reason=result.finish_reason, **extra)
+            if body.wants_usage_chunk:
+                yield writer.usage(result.prompt_tokens, result.completion_tokens)
+            yield "data: [DONE]\n\n"
+
+        headers = orchestrator_headers(decision.category, list(decision.chosen), decision.aggregator, None)
+        return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
 
     def _check_experts(self, options: RequestOptions) -> None:
         if options.experts:
@@ -102,21 +140,21 @@ class ChatService:
 
     async def _direct(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
         try:
-            completion = await self.gw.client.complete(expert, messages, params)
+            completion = await self.gw.require_scheduler().submit(expert, messages, params, urgent=True)
         except ExpertError:
             self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
             raise
         self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        headers = orchestrator_headers("direct", [expert], None, completion.cost_usd)
-        trace = _direct_trace(trace_id, completion) if trace_id else None
+        headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **event_headers(_direct_trace("-", completion))}
+        trace = _direct_trace(trace_id, completion).to_dict() if trace_id else None
         response = chat_response(body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace)
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
     async def _direct_stream(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
-        stream = self.gw.client.stream_completion(expert, messages, params)
+        stream = self.gw.require_scheduler().stream(expert, messages, params)
         pump = _StreamPump(stream)
         try:
-            first = await pump.first()  # an expert that is down fails here, with a proper status
+            first = await pump.pull()  # an expert that is down fails here, with a proper status
         except ExpertError:
             self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
             raise
@@ -141,7 +179,7 @@ class ChatService:
             completion = self._streamed_completion(stream, messages, pieces)
             self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
             # The cost is known only now, after the headers went out: it rides in the trace.
-            extra = {"trace": _direct_trace(trace_id, completion)} if trace_id else {}
+            extra = {"trace": _direct_trace(trace_id, completion).to_dict()} if trace_id else {}
             yield writer.delta("", finish_reason=completion.finish_reason, **extra)
             if body.wants_usage_chunk:
                 yield writer.usage(completion.prompt_tokens, completion.completion_tokens)
@@ -163,11 +201,35 @@ class ChatService:
         return completion
 
 
-def _direct_trace(request_id: str, completion: Completion) -> dict[str, Any]:
+def _result_headers(result: PipelineResult) -> dict[str, str]:
+    agg = result.aggregation
+    headers = orchestrator_headers(result.decision.category, result.experts, agg.aggregator if agg.calls else None, result.cost_usd)
+    headers["x-orchestrator-aggregation"] = agg.mode
+    return headers
+
+
+def _log_routed(result: PipelineResult) -> None:
+    log.info(
+        "routed category=%s experts=%s aggregation=%s cost_usd=%.8f degraded=%s",
+        result.decision.category, ",".join(result.experts), result.aggregation.mode, result.cost_usd, result.degraded,
+    )
+
+
+def _delta_pieces(delta: AnswerDelta) -> list[str]:
+    """A buffered answer goes out in word-aligned pieces, as a token stream would; live deltas as they are."""
+    if delta.source == "buffered":
+        return list(pieces(delta.text))
+    return [delta.text] if delta.text else []
+
+
+def _direct_trace(request_id: str, completion: Completion) -> Trace:
     """A one-event trace for a pass-through call, shaped like the pipeline's ``expert`` events."""
     decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
+    decision["queue_ms"] = round(completion.queue_s * 1000, 3)
     if completion.ttft_s is not None:
         decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
+    if completion.events:
+        decision["events"] = [{"kind": e.kind, "detail": e.detail} for e in completion.events]
     event = TraceEvent(
         "expert",
         decision,
@@ -178,18 +240,19 @@ def _direct_trace(request_id: str, completion: Completion) -> dict[str, Any]:
         cost_usd=completion.cost_usd,
         expert=completion.expert,
     )
-    return Trace.of(request_id, [event]).to_dict()
+    return Trace.of(request_id, [event])
 
 
 class _StreamPump:
-    """Drives an expert's delta stream in its own task and hands deltas over a queue.
+    """Drives a stream (an expert's deltas, or the pipeline's events) in its own task and hands
+    items over a queue.
 
-    The handler awaits the first delta (so failures before any output become HTTP errors),
-    while the response body is sent from another task; a queue keeps the expert's HTTP stream
-    in one task for its whole life.
+    The handler pulls items until the first token (so failures before any output become HTTP
+    errors), while the response body is sent from another task; a queue keeps the upstream
+    stream in one task for its whole life.
     """
 
-    def __init__(self, stream: AsyncIterator[str]):
+    def __init__(self, stream: AsyncIterator[Any]):
         self._stream = stream
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._finished = False
@@ -214,7 +277,8 @@ class _StreamPump:
             raise item
         return item
 
-    async def first(self) -> str | None:
+    async def pull(self) -> Any:
+        """The next item, or None at the end; a failure closes the pump and raises."""
         try:
             item = await self._next()
         except BaseException:
@@ -222,7 +286,7 @@ class _StreamPump:
             raise
         return None if item is _DONE else item
 
-    async def rest(self) -> AsyncIterator[str]:
+    async def rest(self) -> AsyncIterator[Any]:
         if self._finished:
             return
         while (item := await self._next()) is not _DONE:

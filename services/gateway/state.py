@@ -1,30 +1,52 @@
 """Everything the gateway's handlers share, created once in ``create_app`` and started by the lifespan.
 
 Components passed in (``router``, ``client``, ``scheduler``) belong to the caller; the ones
-built here are closed here. The pipeline calls experts through the scheduler (batch-by-expert,
-residency); a direct pass-through (``model`` = an expert) goes to the client, which still wakes
-a sleeping expert through the residency manager but skips the micro-batching wait.
+built here are closed here. Every expert call, routed or direct, goes through the scheduler
+(batch-by-expert, residency): a direct pass-through takes its zero-wait lane.
+
+experts.yaml is the truth at serve time: the router's dials come from the config when the
+artifact loads, and :meth:`GatewayState.reload` swaps in an edited config (SIGHUP, or
+``POST /admin/reload``) after validating it, keeping the old one when the new one is broken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator.config import Config
-from orchestrator.errors import ArtifactError, ExpertUnavailable
+from orchestrator.config import Config, load_config
+from orchestrator.errors import ArtifactError, ConfigError, ExpertUnavailable
+from orchestrator.experts.client import ExpertClient
 from orchestrator.pipeline import Pipeline
-from services.gateway.auth import ApiKeys
+from orchestrator.router.protocol import Router
+from orchestrator.scheduling.scheduler import Scheduler
+from services.gateway.auth import ApiKeys, load_api_keys
 from services.gateway.catalog import Catalog
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ratelimit import RateLimiter
 
-__all__ = ["GatewayState"]
+__all__ = ["GatewayState", "ReloadReport"]
 
 log = logging.getLogger("orchestrator.gateway")
+
+DRAIN_TIMEOUT_S = 120.0
+"""How long replaced experts' in-flight requests may take before their scheduler closes."""
+
+
+@dataclass
+class ReloadReport:
+    """What a reload changed, and what it could not apply."""
+
+    source: str | None
+    changed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reloaded": True, "source": self.source, "changed": self.changed, "warnings": self.warnings}
 
 
 @dataclass
@@ -36,54 +58,150 @@ class GatewayState:
     artifacts: Path | None = None
     router_tier: str = "minilm"
     """Embedding tier of a router loaded from artifacts: ``minilm`` or ``static`` (the distilled fast tier)."""
-    router: Any | None = None
-    client: Any | None = None
-    scheduler: Any | None = None
+    router: Router | None = None
+    client: ExpertClient | None = None
+    scheduler: Scheduler | None = None
     catalog: Catalog | None = None
     pipeline: Pipeline | None = None
     router_error: str | None = None
+    router_warnings: list[str] = field(default_factory=list)
+    """Dials of experts.yaml that the loaded artifact cannot honour (retraining needed)."""
+    environ: dict[str, str] | None = None
     _owned: list[Any] = field(default_factory=list)
+    _loaded_from: Path | None = None
+    _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
-        from orchestrator.experts.client import ExpertClient
-        from orchestrator.scheduling.residency import ResidencyManager
-        from orchestrator.scheduling.scheduler import Scheduler
-
-        residency = None
-        if self.client is None or self.scheduler is None:
-            if self.config.scheduler.gpu_memory_budget_gb is not None:
-                residency = ResidencyManager(self.config)
-        if self.client is None:
-            self.client = ExpertClient(self.config, residency=residency)
-            self._owned.append(self.client)
         if self.scheduler is None:
-            self.scheduler = Scheduler(self.config, self.client, residency=residency)
-            await self.scheduler.start()
-            self._owned.insert(0, self.scheduler)
-        if residency is not None:
-            self._owned.append(residency)
+            self.scheduler = await self._start_scheduler(self.config, self.client)
+            self._owned.append(self.scheduler)
+        self.client = self.scheduler.client
         self.metrics.bind_scheduler(self.scheduler.stats)
         if self.router is None:
-            await self._load_router()
-        self.catalog = Catalog(self.config, self.router)
-        if self.router is not None:
-            self.pipeline = Pipeline(self.config, self.router, self.scheduler.submit)
+            await self._load_router(self.config)
+        elif hasattr(self.router, "set_params"):
+            self.router_warnings = _apply_dials(self.router, self.config)
+        self._rebuild()
 
-    async def _load_router(self) -> None:
-        path = self.artifacts or self.config.resolve_path(self.config.router.artifacts)
+    async def _start_scheduler(self, config: Config, client: ExpertClient | None) -> Scheduler:
+        """A scheduler (with its residency manager when a memory budget is set) over ``client``,
+        or over a new client this state owns."""
+        from orchestrator.scheduling.residency import ResidencyManager
+
+        owns_client = client is None
+        client = client or ExpertClient(config)
+        residency = ResidencyManager(config) if config.scheduler.gpu_memory_budget_gb is not None else None
+        scheduler = _OwnedScheduler(config, client, residency=residency, owns_client=owns_client)
+        await scheduler.start()
+        return scheduler
+
+    def _rebuild(self) -> None:
+        """Catalog and pipeline from the current config, router and scheduler."""
+        assert self.scheduler is not None
+        self.catalog = Catalog(self.config, self.router)
+        self.pipeline = None
+        if self.router is not None:
+            self.pipeline = Pipeline(self.config, self.router, self.scheduler.submit, stream=self.scheduler.stream)
+
+    def _artifact_path(self, config: Config) -> Path | None:
+        return self.artifacts or config.resolve_path(config.router.artifacts)
+
+    async def _load_router(self, config: Config) -> None:
+        path = self._artifact_path(config)
         if path is None or not Path(path).exists():
             self.router_error = f"no router artifacts at {path}; run `orchestrator train` (direct expert models still work)"
             log.warning(self.router_error)
             return
-        from orchestrator.router import TwoLevelRouter
+        from orchestrator.router.dials import load_configured
 
         try:
-            self.router = await asyncio.to_thread(TwoLevelRouter.load, path, tier=self.router_tier)
+            router, warnings = await asyncio.to_thread(load_configured, path, config.router, tier=self.router_tier)
             # The first route loads the embedding model (seconds): pay it before serving.
-            await asyncio.to_thread(self.router.route, ["warm-up"])
+            await asyncio.to_thread(router.route, ["warm-up"])
         except ArtifactError as exc:
             self.router_error = f"router artifacts at {path} are unusable: {exc}"
             log.error(self.router_error)
+            return
+        self.router, self.router_warnings, self.router_error, self._loaded_from = router, warnings, None, Path(path)
+        for warning in warnings:
+            log.warning("experts.yaml: %s", warning)
+
+    # ------------------------------------------------------------------ reload
+
+    async def reload(self, path: str | Path | None = None) -> ReloadReport:
+        """Read experts.yaml again (or ``path``), validate it, and swap it in.
+
+        A config that fails validation raises :class:`ConfigError` and changes nothing. Router
+        dials apply to the loaded artifact (a new artifact path loads that artifact); changed
+        experts or scheduler settings get a new scheduler while the old one finishes its
+        in-flight requests; keys and rate limits are re-read. Settings that only take effect
+        at start-up (host, port, body size, CORS) are reported as warnings."""
+        source = path or self.config.source
+        if source is None:
+            raise ConfigError("this gateway was started from an in-memory config: there is no file to reload")
+        async with self._reload_lock:
+            new = await asyncio.to_thread(load_config, source)  # ConfigError: the old config stays
+            report = ReloadReport(str(source))
+            old = self.config
+            changed = [name for name in type(new).model_fields if name != "source" and getattr(new, name) != getattr(old, name)]
+            report.changed = changed
+            await self._reload_router(new, report)
+            retired = await self._reload_experts(new, changed, report)
+            if "gateway" in changed:
+                self._reload_gateway(new, report)
+            self.config = new
+            self._rebuild()
+            if retired is not None:
+                asyncio.get_running_loop().create_task(_retire(retired))
+            log.info("reloaded %s: changed %s", source, ", ".join(changed) or "nothing")
+            return report
+
+    async def _reload_experts(self, new: Config, changed: list[str], report: ReloadReport) -> Scheduler | None:
+        """A new scheduler (and client) for changed experts or scheduler settings; returns the
+        old scheduler, to retire once its in-flight requests finish."""
+        if "experts" not in changed and "scheduler" not in changed:
+            return None
+        old = self.scheduler
+        assert old is not None
+        owns_client = isinstance(old, _OwnedScheduler) and old.owns_client
+        if old not in self._owned or ("experts" in changed and not owns_client):
+            report.warnings.append("experts or scheduler changed, but this gateway was given its expert access: restart to apply")
+            return None
+        self.scheduler = await self._start_scheduler(new, None if owns_client else old.client)
+        self._owned[self._owned.index(old)] = self.scheduler
+        self.client = self.scheduler.client
+        self.metrics.bind_scheduler(self.scheduler.stats)
+        return old
+
+    async def _reload_router(self, new: Config, report: ReloadReport) -> None:
+        same_artifact = self._loaded_from is None or self._artifact_path(new) == self._loaded_from
+        if self.router is not None and same_artifact:
+            if hasattr(self.router, "set_params"):
+                # Dials go on a copy, so requests routing right now keep a consistent set.
+                router = copy.copy(self.router)
+                self.router_warnings = _apply_dials(router, new)
+                self.router = router
+                report.warnings.extend(self.router_warnings)
+            return
+        previous = self.router
+        await self._load_router(new)
+        if self.router_error is not None:
+            report.warnings.append(self.router_error + ("; kept the previous router" if previous is not None else ""))
+            if previous is not None:
+                self.router_error = None  # still serving with the previous artifact
+        else:
+            report.warnings.extend(self.router_warnings)
+
+    def _reload_gateway(self, new: Config, report: ReloadReport) -> None:
+        old, now = self.config.gateway, new.gateway
+        self.keys = load_api_keys(new, self.environ)
+        if now.rate_limit_rpm != old.rate_limit_rpm:
+            self.limiter = RateLimiter(now.rate_limit_rpm) if now.rate_limit_rpm else None
+        fixed = [k for k in ("host", "port", "max_body_bytes", "cors_origins") if getattr(now, k) != getattr(old, k)]
+        if fixed:
+            report.warnings.append(f"gateway.{', gateway.'.join(fixed)} apply only at start-up: restart the gateway")
+
+    # ------------------------------------------------------------------ lifecycle
 
     async def aclose(self) -> None:
         for component in self._owned:
@@ -97,3 +215,38 @@ class GatewayState:
         if self.pipeline is None:
             raise ExpertUnavailable("router", self.router_error or "the router is not loaded")
         return self.pipeline
+
+    def require_scheduler(self) -> Scheduler:
+        assert self.scheduler is not None, "the gateway's lifespan has not started"
+        return self.scheduler
+
+
+class _OwnedScheduler(Scheduler):
+    """A scheduler that also closes its residency manager and (when it made it) its client."""
+
+    def __init__(self, *args: Any, owns_client: bool, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.owns_client = owns_client
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.residency is not None:
+            await self.residency.aclose()
+        if self.owns_client:
+            await self.client.aclose()
+
+
+def _apply_dials(router: Any, config: Config) -> list[str]:
+    from orchestrator.router.dials import apply_dials
+
+    warnings = apply_dials(router, config.router)
+    for warning in warnings:
+        log.warning("experts.yaml: %s", warning)
+    return warnings
+
+
+async def _retire(scheduler: Scheduler) -> None:
+    """Let a replaced scheduler finish what it started, then close it."""
+    if not await scheduler.drain(DRAIN_TIMEOUT_S):
+        log.warning("replaced experts still busy after %.0f s; closing them anyway", DRAIN_TIMEOUT_S)
+    await scheduler.aclose()

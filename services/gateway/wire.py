@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 from orchestrator.errors import InvalidRequest
@@ -20,9 +21,9 @@ from orchestrator.protocol import (
     UsageInfo,
     message_text,
     random_id,
-    sse_done,
     sse_event,
 )
+from orchestrator.trace import Trace
 
 __all__ = [
     "GatewayChatRequest",
@@ -30,8 +31,9 @@ __all__ = [
     "finite",
     "orchestrator_headers",
     "request_messages",
+    "event_headers",
+    "pieces",
     "sampling_params",
-    "text_stream",
 ]
 
 # Sampling fields forwarded to experts when the client set them.
@@ -80,6 +82,25 @@ def orchestrator_headers(category: str, experts: list[str], aggregator: str | No
     return headers
 
 
+_COUNTED = {"retry": "retries", "fallback": "fallbacks", "wake": "swaps", "sleep": "swaps", "breaker_open": "breaker-opens"}
+
+
+def event_headers(trace: Trace) -> dict[str, str]:
+    """What happened on the way to the experts, in headers: retries, fallbacks, swaps, breaker
+    openings and the longest queue wait (the details are in the trace)."""
+    counts: Counter[str] = Counter()
+    queue_ms = 0.0
+    for event in trace.events:
+        if event.step != "expert":
+            continue
+        queue_ms = max(queue_ms, float(event.decision.get("queue_ms", 0.0)))
+        counts.update(_COUNTED[e["kind"]] for e in event.decision.get("events", []) if e["kind"] in _COUNTED)
+    counts["fallbacks"] += sum(len(e.decision.get("fallbacks", [])) for e in trace.steps("dispatch"))
+    headers = {f"x-orchestrator-{name}": str(counts[name]) for name in ("retries", "fallbacks", "swaps", "breaker-opens")}
+    headers["x-orchestrator-queue-ms"] = f"{queue_ms:.1f}"
+    return headers
+
+
 def chat_response(model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, trace: dict | None) -> ChatCompletionResponse:
     extra = {"trace": trace} if trace is not None else {}
     return ChatCompletionResponse(
@@ -108,7 +129,7 @@ class ChunkWriter:
         return sse_event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[], usage=usage), exclude_none=True)
 
 
-def _pieces(text: str, size: int = STREAM_PIECE_CHARS) -> Iterator[str]:
+def pieces(text: str, size: int = STREAM_PIECE_CHARS) -> Iterator[str]:
     """Split at whitespace into pieces of about ``size`` characters (never mid-word when avoidable)."""
     start = 0
     while start < len(text):
@@ -118,21 +139,6 @@ def _pieces(text: str, size: int = STREAM_PIECE_CHARS) -> Iterator[str]:
             end = space if space > start else end
         yield text[start:end]
         start = end
-
-
-async def text_stream(
-    model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, *, include_usage: bool, trace: dict | None
-) -> AsyncIterator[str]:
-    """A finished answer streamed as OpenAI chunks: role, content pieces, finish, usage, [DONE]."""
-    writer = ChunkWriter(model)
-    yield writer.delta("", role="assistant")
-    for piece in _pieces(text):
-        yield writer.delta(piece)
-    extra = {"trace": trace} if trace is not None else {}
-    yield writer.delta("", finish_reason=finish_reason, **extra)
-    if include_usage:
-        yield writer.usage(prompt_tokens, completion_tokens)
-    yield sse_done()
 
 
 def finite(value: Any) -> Any:

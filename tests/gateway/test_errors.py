@@ -114,3 +114,22 @@ def test_router_models_without_router_artifacts_are_503_but_experts_work(make_ga
     error = assert_error(client.post("/v1/chat/completions", json=CHAT), 503, "ServiceUnavailableError")
     assert "no router artifacts" in error["message"]
     assert client.post("/v1/chat/completions", json={**CHAT, "model": "alpha"}).status_code == 200
+
+
+def test_experts_option_excluding_every_expert_of_a_pinned_category_is_400(gateway):
+    # router/math may only use beta and gamma (router.category_experts): allowing only alpha
+    # leaves nobody, which is the client's mistake, never a silent widening.
+    body = {"model": "router/math", "messages": [{"role": "user", "content": "2+2?"}], "orchestrator": {"experts": ["alpha"]}}
+    r = gateway.post("/v1/chat/completions", json=body)
+    assert r.status_code == 400
+    error = r.json()["error"]
+    assert error["param"] == "orchestrator.experts"
+    assert "alpha" in error["message"] and "beta, gamma" in error["message"]
+    r = gateway.post("/v1/route", json={"model": "router/math", "prompt": "2+2?", "orchestrator": {"experts": ["alpha"]}})
+    assert r.status_code == 400 and r.json()["error"]["param"] == "orchestrator.experts"
+
+
+def test_experts_option_narrowing_a_pinned_category_is_honoured(gateway):
+    body = {"model": "router/math", "messages": [{"role": "user", "content": "2+2?"}], "orchestrator": {"experts": ["alpha", "gamma"]}}
+    r = gateway.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200 and r.headers["x-orchestrator-experts"] == "gamma"

@@ -8,6 +8,7 @@ requests running (vLLM aborts them), or more experts awake than the budget allow
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections import Counter
 
@@ -19,6 +20,14 @@ def completion(text: str) -> dict:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
     }
+
+
+def sse(text: str) -> str:
+    """``text`` as an OpenAI chunk stream: a delta a word, the finish reason, usage, [DONE]."""
+    chunks = [{"choices": [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None}]} for w in text.split()]
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({"choices": [], "usage": completion(text)["usage"]})
+    return "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
 
 
 class FakeFleet:
@@ -83,6 +92,8 @@ class FakeFleet:
                 await asyncio.sleep(self.service_s)
                 if self.error_rate and self.rng.random() < self.error_rate:
                     return httpx.Response(500, json={"error": {"message": "injected", "code": 500}})
+                if json.loads(request.content).get("stream"):
+                    return httpx.Response(200, text=sse(f"answer from {port}"), headers={"content-type": "text/event-stream"})
                 return httpx.Response(200, json=completion(f"answer from {port}"))
             finally:
                 self.running[port] -= 1

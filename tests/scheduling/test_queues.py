@@ -9,12 +9,31 @@ from orchestrator.scheduling.queues import ExpertQueue, QueuedRequest
 pytestmark = pytest.mark.anyio
 
 
-def _req(at: float) -> QueuedRequest:
-    return QueuedRequest("e0", [], {}, asyncio.get_running_loop().create_future(), at)
+def _req(at: float, *, urgent: bool = False) -> QueuedRequest:
+    return QueuedRequest("e0", asyncio.get_running_loop().create_future(), at, urgent)
+
+
+def _busy() -> ExpertQueue:
+    """A queue whose expert already has a request in flight (an idle one flushes at once)."""
+    return ExpertQueue("e0", in_flight=1)
+
+
+async def test_queue_is_ready_at_once_when_its_expert_is_idle() -> None:
+    q = ExpertQueue("e0")
+    q.push(_req(10.0))
+    assert q.ready(10.0, max_batch_size=5, max_wait_s=1.0)
+
+
+async def test_queue_is_ready_at_once_for_an_urgent_request() -> None:
+    q = _busy()
+    q.push(_req(10.0))
+    assert not q.ready(10.0, max_batch_size=5, max_wait_s=1.0)
+    q.push(_req(10.0, urgent=True))
+    assert q.ready(10.0, max_batch_size=5, max_wait_s=1.0)
 
 
 async def test_queue_is_ready_when_a_full_batch_waits() -> None:
-    q = ExpertQueue("e0")
+    q = _busy()
     for _ in range(4):
         q.push(_req(10.0))
     assert not q.ready(10.0, max_batch_size=5, max_wait_s=1.0)
@@ -23,7 +42,7 @@ async def test_queue_is_ready_when_a_full_batch_waits() -> None:
 
 
 async def test_queue_is_ready_when_its_oldest_request_reaches_the_deadline() -> None:
-    q = ExpertQueue("e0")
+    q = _busy()
     q.push(_req(10.0))
     assert not q.ready(10.5, max_batch_size=5, max_wait_s=1.0)
     assert q.flush_deadline(1.0) == 11.0

@@ -10,7 +10,8 @@ from experts.helpers import make_config
 from scheduling.fleet import FakeFleet
 
 from orchestrator.errors import ExpertUnavailable
-from orchestrator.scheduling import ResidencyManager, api_root
+from orchestrator.config import server_root
+from orchestrator.scheduling import ResidencyManager
 
 pytestmark = pytest.mark.anyio
 PORTS = [9101, 9102, 9103, 9104]
@@ -21,10 +22,10 @@ def _manager(fleet: FakeFleet, budget_experts: int, **kw) -> ResidencyManager:
     return ResidencyManager(config, http_client=fleet.transport(), **kw)
 
 
-def test_api_root_strips_the_openai_prefix() -> None:
-    assert api_root("http://h:8101/v1") == "http://h:8101"
-    assert api_root("http://h:8101/v1/") == "http://h:8101"
-    assert api_root("http://h:8101") == "http://h:8101"
+def test_server_root_strips_the_openai_prefix() -> None:
+    assert server_root("http://h:8101/v1") == "http://h:8101"
+    assert server_root("http://h:8101/v1/") == "http://h:8101"
+    assert server_root("http://h:8101") == "http://h:8101"
 
 
 def test_residency_manages_nothing_without_a_budget() -> None:

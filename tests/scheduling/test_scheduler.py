@@ -43,13 +43,59 @@ async def test_scheduler_cuts_a_burst_into_batches_of_max_batch_size() -> None:
         assert s.stats()["batches"] == 3  # 4 + 4 on size, the last 2 on the deadline
 
 
-async def test_scheduler_flushes_a_partial_batch_after_max_wait() -> None:
-    fleet = FakeFleet(PORTS)
+async def test_scheduler_flushes_a_partial_batch_after_max_wait_when_the_expert_is_busy() -> None:
+    fleet = FakeFleet(PORTS, service_s=0.2)
     async with stack(fleet, budget_experts=None, max_batch_size=32, max_wait_ms=40) as s:
+        busy = asyncio.create_task(s.submit("e1", MSG))
+        await asyncio.sleep(0.01)
         started = time.monotonic()
-        await s.submit("e1", MSG)
-        assert time.monotonic() - started >= 0.039
-        assert s.stats()["batches"] == 1
+        waited = asyncio.create_task(s.submit("e1", MSG))
+        await asyncio.sleep(0.02)
+        assert fleet.calls[9202] == 1, "the second request waits for its micro-batch"
+        completion = await waited
+        assert 0.039 <= completion.queue_s < 0.15 and time.monotonic() - started >= 0.039
+        await busy
+        assert [e.kind for e in completion.events][:1] == ["queue"]
+
+
+async def test_scheduler_dispatches_to_an_idle_awake_expert_at_once() -> None:
+    fleet = FakeFleet(PORTS)
+    async with stack(fleet, budget_experts=None, max_batch_size=32, max_wait_ms=500) as s:
+        started = time.monotonic()
+        completion = await s.submit("e1", MSG)
+        assert time.monotonic() - started < 0.1, "no micro-batch wait in front of an idle expert"
+        assert completion.queue_s == 0.0 and s.stats()["wait_max_s"] == 0.0
+
+
+async def test_scheduler_urgent_lane_skips_the_micro_batch_wait_of_a_busy_expert() -> None:
+    fleet = FakeFleet(PORTS, service_s=0.3)
+    async with stack(fleet, budget_experts=None, max_batch_size=32, max_wait_ms=500) as s:
+        busy = asyncio.create_task(s.submit("e1", MSG))
+        await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await s.submit("e1", MSG, urgent=True)
+        assert time.monotonic() - started < 0.45, "the direct lane does not wait max_wait_ms"
+        await busy
+
+
+async def test_scheduler_urgent_lane_still_waits_for_a_sleeping_expert_to_wake() -> None:
+    fleet = FakeFleet(PORTS, wake_s=0.05, sleep_s=0.01, max_awake=1)
+    async with stack(fleet, budget_experts=1, min_swap_batch=1) as s:
+        await s.submit("e0", MSG)
+        completion = await s.submit("e2", MSG, urgent=True)  # e2 is asleep: e0 must sleep first
+        kinds = [e.kind for e in completion.events]
+        assert kinds[0] == "queue" and "sleep" in kinds and "wake" in kinds
+    assert fleet.violations == [] and fleet.wakes[-1] == 9203
+
+
+async def test_scheduler_streams_hold_the_expert_awake_until_their_last_delta() -> None:
+    fleet = FakeFleet(PORTS, sleep_s=0.01, max_awake=1)
+    async with stack(fleet, budget_experts=1, min_swap_batch=1) as s:
+        stream = s.stream("e0", MSG)
+        text = "".join([d async for d in stream])
+        assert text and stream.completion.expert == "e0"
+        assert s.stats()["in_flight"] == {} and s.stats()["completed"] == 1
+    assert fleet.violations == []
 
 
 async def test_scheduler_keeps_in_flight_within_max_concurrency() -> None:

@@ -19,7 +19,8 @@ import pytest
 from orchestrator.config import Config
 from orchestrator.errors import ExpertError
 from orchestrator.experts import Completion, ExpertClient, ResiliencePolicy
-from orchestrator.scheduling import ResidencyManager, Scheduler, api_root, run_offline_batch
+from orchestrator.config import server_root
+from orchestrator.scheduling import ResidencyManager, Scheduler, run_offline_batch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.integration]
 MSG = [{"role": "user", "content": "Name a prime number."}]
@@ -60,7 +61,7 @@ class SleepAudit:
     async def __call__(self, request: httpx.Request) -> None:
         if not request.url.path.endswith("/chat/completions"):
             return
-        root = api_root(str(request.url).rsplit("/chat/completions", 1)[0])
+        root = server_root(str(request.url).rsplit("/chat/completions", 1)[0])
         asleep = (await self._probe.get(f"{root}/is_sleeping")).json()["is_sleeping"]
         self.checked += 1
         if asleep:

@@ -23,11 +23,10 @@ async def health() -> dict[str, str]:
 
 
 async def _probe(http: httpx.AsyncClient, expert: ExpertConfig) -> str:
-    if expert.api_base is None:
+    if expert.server_root is None:
         return "unchecked"  # a hosted provider: nothing local to probe
-    root = expert.api_base.removesuffix("/v1")
     try:
-        response = await http.get(f"{root}/health", timeout=PROBE_TIMEOUT_S)
+        response = await http.get(f"{expert.server_root}/health", timeout=PROBE_TIMEOUT_S)
     except httpx.HTTPError as exc:
         return f"unreachable ({type(exc).__name__})"
     return "ok" if response.status_code == 200 else f"unhealthy (HTTP {response.status_code})"
