@@ -1,9 +1,15 @@
 """Gateway overhead: the same workload against expert_sim directly, through our gateway with
-one expert pinned (``model`` = the expert's name) and through LiteLLM's proxy, in one run.
+one expert pinned (``model`` = the expert's name), through LiteLLM's proxy, and through our
+gateway routing (``router/auto``, k=1, static tier: what ``router/auto`` users get), in one run.
 
-Claim: our gateway adds less latency than LiteLLM's proxy and sustains more requests/s.
+Claim: our gateway adds less latency than LiteLLM's proxy and sustains more requests/s; routing
+adds little on top of pass-through.
 
-    .venv/bin/python bench/bench_gateway_overhead.py [--requests 300] [--seconds 8] [--concurrency 32]
+    .venv/bin/python bench/bench_gateway_overhead.py [--requests 300] [--seconds 8] [--concurrency 32] [--no-routed]
+
+The routed rows run on a second stack (the seven experts of experts.yaml, each a simulator, and
+``orchestrator serve --router-tier static`` with the router trained on the demo train split):
+its pass-through row is the baseline for its routed row, since both share that stack.
 
 Needs LiteLLM's proxy in its own venv (``.venv-litellm-proxy``, see docs/benchmarks.md); without
 it the LiteLLM column is skipped. The simulator answers instantly (time_scale 0), so every
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import subprocess
@@ -32,6 +39,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_pipeline_load import demo_stack  # noqa: E402
 from services.expert_sim.launcher import SimSpec, start_simulators  # noqa: E402
 from services.gateway.launcher import GatewayProcess  # noqa: E402
 
@@ -40,6 +50,7 @@ MASTER_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
 OUR_KEY = "sk-orchestrator-bench"
 SERVED = "org/bench-expert"
 PROMPT = [{"role": "user", "content": "Summarise the benefits of unit tests in one sentence."}]
+_SERIAL = itertools.count()
 
 
 @dataclass
@@ -48,9 +59,12 @@ class Target:
     url: str  # chat completions URL
     model: str
     headers: dict[str, str] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
     def body(self, max_tokens: int) -> dict:
-        return {"model": self.model, "messages": PROMPT, "max_tokens": max_tokens}
+        # A unique suffix per request: no cache anywhere (router embeddings included) can help.
+        messages = [{**PROMPT[0], "content": f"{PROMPT[0]['content']} (#{next(_SERIAL)})"}]
+        return {"model": self.model, "messages": messages, "max_tokens": max_tokens, **self.extra}
 
 
 @dataclass
@@ -160,6 +174,10 @@ def write_config(api_base: str) -> Path:
     return path
 
 
+ROUTED = "gateway router/auto k=1"
+STACK_PASS = "gateway pass-through (7)"
+
+
 def report(lat: dict[str, list[float]], load: dict[str, LoadResult]) -> None:
     base = lat["direct"]
     print(f"\n{'target':<22}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}{'max rps':>10}{'errors':>8}")
@@ -171,6 +189,10 @@ def report(lat: dict[str, list[float]], load: dict[str, LoadResult]) -> None:
         rps = f"{res.rps:10.0f}" if res else f"{'-':>10}"
         errs = f"{res.errors:8d}" if res else f"{'-':>8}"
         print(f"{name:<22}{p50:9.2f}{p99:9.2f}{add50:11.2f}{add99:11.2f}{rps}{errs}")
+    if ROUTED in lat:
+        added = percentile(lat[ROUTED], 50) - percentile(lat[STACK_PASS], 50)
+        print(f"\nrouting (static tier, k=1) adds {added * 1000:.2f} ms median over pass-through on the same stack; "
+              f"max requests/s routed / pass-through: {load[ROUTED].rps / max(load[STACK_PASS].rps, 1e-9):.2f}")
     if "litellm proxy" in lat:
         ours = percentile(lat["orchestrator gateway"], 50) - percentile(base, 50)
         theirs = percentile(lat["litellm proxy"], 50) - percentile(base, 50)
@@ -184,9 +206,13 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=8.0, help="closed-loop duration per target")
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--max-tokens", type=int, default=16)
+    ap.add_argument("--no-routed", action="store_true", help="skip the routed stack")
     args = ap.parse_args()
 
-    with start_simulators([SimSpec(SERVED, time_scale=0.0)]) as (sim,):
+    import contextlib
+
+    routed_stack = contextlib.nullcontext((None, None)) if args.no_routed else demo_stack(time_scale=0.0, router_tier="static")
+    with start_simulators([SimSpec(SERVED, time_scale=0.0)]) as (sim,), routed_stack as (stack_gw, _):
         config_path = write_config(sim.api_base)
         proxy_port = free_port()
         proxy = start_litellm_proxy(sim.api_base, proxy_port)
@@ -197,6 +223,9 @@ def main() -> None:
                 Target("direct", f"{sim.api_base}/chat/completions", SERVED),
                 Target("orchestrator gateway", f"{gw.api_base}/chat/completions", "bench-expert", {"authorization": f"Bearer {OUR_KEY}"}),
             ]
+            if stack_gw is not None:
+                targets.append(Target(STACK_PASS, f"{stack_gw.url}/v1/chat/completions", "qwen2.5-7b-instruct"))
+                targets.append(Target(ROUTED, f"{stack_gw.url}/v1/chat/completions", "router/auto", extra={"orchestrator": {"k": 1}}))
             if proxy is not None:
                 wait_http(f"http://127.0.0.1:{proxy_port}/health/liveliness", 120)
                 targets.append(Target("litellm proxy", f"http://127.0.0.1:{proxy_port}/v1/chat/completions", SERVED, {"authorization": f"Bearer {MASTER_KEY}"}))

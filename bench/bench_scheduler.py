@@ -1,24 +1,34 @@
-"""Claim: batching by expert with residency swaps far less and finishes far sooner than FIFO.
+"""Claim: batching by expert with residency swaps far less and finishes sooner than serving in
+arrival order, whether the fleet is overloaded or not.
 
 16 simulated vLLM experts (real processes, vLLM's sleep/wake costs for a 7.6B model: ~1.35 s
-to sleep at level 1, ~1.35 s to wake), a GPU-memory budget that holds 4 awake, and 2,000
-requests whose expert is the per-query best (cheapest correct) expert of
+to sleep at level 1, ~1.35 s to wake), a GPU-memory budget that holds 4 awake, and requests
+whose expert is the per-query best (cheapest correct) expert of
 ``../shared/data/routing/zeroeval_reasoning.jsonl`` (the 16 most frequent of its 26; a real,
-skewed distribution), arriving as a Poisson process. Three dispatchers see the same arrivals
-and the same fleet, reset to the same 4 awake experts before each run:
+skewed distribution), arriving as a Poisson process. Each dispatcher sees the same arrivals and
+the same fleet, reset to the same 4 awake experts before each run:
 
-* ``fifo``      each request goes to its expert at once; a sleeping expert is woken on demand
-                (least recently used one put to sleep) — a gateway without a scheduler;
-* ``scheduler`` per-expert queues, micro-batches, swaps by pending work with a starvation bound;
-* ``offline``   Symbolic-MoE batch mode: all requests known up front, each expert woken once
-                (a lower bound; it ignores arrival times).
+* ``fifo``       each request goes to its expert at once; a sleeping expert is woken on demand
+                 (least recently used one put to sleep) — a gateway without a scheduler;
+* ``keepalive``  arrival order with an LRU keep-alive residency, what a model cache does
+                 (Ollama's ``keep_alive``): a resident is evicted only once idle for
+                 ``--keep-alive-s``; a request for a sleeping expert waits until one is;
+* ``scheduler``  per-expert queues, micro-batches, swaps by pending work with a starvation bound,
+                 with experts.yaml's shipped scheduler settings (``min_swap_batch: 1``,
+                 ``max_queue_wait_s: 30``, ``max_wait_ms: 20``, ``max_batch_size: 32``) unless
+                 ``--min-swap-batch`` / ``--max-queue-wait-s`` say otherwise (printed);
+* ``offline``    Symbolic-MoE batch mode: all requests known up front, each expert woken once
+                 (a lower bound; it ignores arrival times).
 
-Every delay runs at ``--time-scale`` (default 0.2: the scheduler and offline runs take ~1 minute
-each, FIFO ~5); times in the table are converted back to simulated seconds (real / time-scale).
-Below ~0.2 the CPU work of 2,000 HTTP requests on a small machine stops being negligible next
-to the scaled delays and inflates every swap (see docs/benchmarks.md).
+Two loads by default: ``light`` (200 requests over 300 s: the awake experts keep up, swaps are
+the only contention) and ``heavy`` (2,000 over 300 s: more work than the fleet can serve
+without batching by expert).
 
-    .venv/bin/python bench/bench_scheduler.py [--requests 2000] [--arrival-s 300] [--time-scale 0.2]
+Every delay runs at ``--time-scale`` (default 0.2); times in the table are converted back to
+simulated seconds (real / time-scale). Below ~0.2 the CPU work of 2,000 HTTP requests on a small
+machine stops being negligible next to the scaled delays and inflates every swap.
+
+    .venv/bin/python bench/bench_scheduler.py [--loads light,heavy] [--modes fifo,keepalive,scheduler,offline]
 """
 
 from __future__ import annotations
@@ -39,15 +49,17 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from orchestrator.config import Config  # noqa: E402
+from orchestrator.config import Config, load_config  # noqa: E402
 from orchestrator.data import load_dataset, oracle_choice  # noqa: E402
 from orchestrator.experts import ExpertClient, ResiliencePolicy  # noqa: E402
-from orchestrator.scheduling import FifoDispatcher, ResidencyManager, Scheduler, run_offline_batch  # noqa: E402
+from orchestrator.scheduling import FifoDispatcher, KeepAliveDispatcher, ResidencyManager, Scheduler, run_offline_batch  # noqa: E402
 from services.expert_sim.launcher import SimSpec, start_simulators  # noqa: E402
 
 DATA = REPO / ".." / "shared" / "data" / "routing" / "zeroeval_reasoning.jsonl"
 MEMORY_GB = 20.0
 AWAKE = 4
+SHIPPED = load_config(REPO / "experts.yaml").scheduler
+LOADS = {"light": (200, 300.0), "heavy": (2000, 300.0)}  # (requests, arrival window in simulated s)
 
 
 @dataclass
@@ -80,7 +92,7 @@ def load_workload(n: int, arrival_s: float, n_experts: int, seed: int) -> tuple[
     return top, [(float(t), best[i], ds.prompts[i]) for t, i in zip(arrivals, picks, strict=True)]
 
 
-def make_config(sims, experts: list[str], scale: float, max_queue_wait_s: float) -> Config:
+def make_config(sims, experts: list[str], scale: float, max_queue_wait_s: float, min_swap_batch: int) -> Config:
     return Config.model_validate(
         {
             "experts": [
@@ -98,11 +110,11 @@ def make_config(sims, experts: list[str], scale: float, max_queue_wait_s: float)
             ],
             "scheduler": {
                 "gpu_memory_budget_gb": MEMORY_GB * AWAKE,
-                "max_batch_size": 32,
-                "max_wait_ms": 20 * scale,
+                "max_batch_size": SHIPPED.max_batch_size,
+                "max_wait_ms": SHIPPED.max_wait_ms * scale,
                 "max_queue_wait_s": max_queue_wait_s * scale,
-                "min_swap_batch": 8,
-                "sleep_level": 1,
+                "min_swap_batch": min_swap_batch,
+                "sleep_level": SHIPPED.sleep_level,
             },
         }
     )
@@ -171,6 +183,17 @@ async def run_fifo(config: Config, workload, scale: float) -> Row:
     return _row("fifo", total, lat, ok, failed, residency, fifo.stats(), scale)
 
 
+async def run_keepalive(config: Config, workload, scale: float, keep_alive_s: float) -> Row:
+    await reset_fleet(config)
+    residency = ResidencyManager(config)
+    await residency.start()
+    async with _client(config) as client:
+        cache = KeepAliveDispatcher(client, residency, keep_alive_s=keep_alive_s * scale)
+        total, lat, ok, failed = await drive(cache.submit, workload, scale)
+    await residency.aclose()
+    return _row("keepalive", total, lat, ok, failed, residency, cache.stats(), scale)
+
+
 async def run_offline(config: Config, workload, scale: float) -> Row:
     await reset_fleet(config)
     residency = ResidencyManager(config)
@@ -187,11 +210,11 @@ async def run_offline(config: Config, workload, scale: float) -> Row:
     return _row("offline", total, [total] * len(done), ok, len(done) - ok, residency, nan, scale)
 
 
-def print_table(rows: list[Row], args: argparse.Namespace) -> None:
+def print_table(rows: list[Row], title: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title=f"{args.requests} requests over {args.arrival_s:g} s, 16 experts, {AWAKE} awake (simulated seconds)")
+    t = Table(title=title)
     for col in ("mode", "total s", "wakes", "sleeps", "swap s", "wait p50", "wait p99", "wait max", "latency p50", "latency p99", "ok", "failed"):
         t.add_column(col, justify="right")
     for r in rows:
@@ -199,41 +222,59 @@ def print_table(rows: list[Row], args: argparse.Namespace) -> None:
     console = Console(width=200)
     console.print(t)
     by = {r.mode: r for r in rows}
-    if "fifo" not in by or "scheduler" not in by:
+    if "scheduler" not in by:
         return
-    f, s = by["fifo"], by["scheduler"]
-    console.print(
-        f"scheduler vs fifo: {f.swaps / max(1, s.swaps):.1f}x fewer swaps, {f.total_s / s.total_s:.1f}x less total time, "
-        f"p99 queue wait {s.wait_p99_s:.1f} s vs {f.wait_p99_s:.1f} s (starvation bound max_queue_wait_s = {args.max_queue_wait_s:g} s)"
-    )
+    s = by["scheduler"]
+    for name in ("fifo", "keepalive"):
+        if name in by:
+            b = by[name]
+            console.print(
+                f"scheduler vs {name}: {b.swaps / max(1, s.swaps):.1f}x fewer swaps, {b.total_s / s.total_s:.2f}x less total time, "
+                f"latency p50 {s.latency_p50_s:.1f} s vs {b.latency_p50_s:.1f} s, p99 {s.latency_p99_s:.1f} s vs {b.latency_p99_s:.1f} s, "
+                f"failed {s.failed} vs {b.failed}"
+            )
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--requests", type=int, default=2000)
-    p.add_argument("--arrival-s", type=float, default=300.0, help="simulated seconds over which requests arrive")
+    p.add_argument("--loads", default="light,heavy", help=f"named loads: {', '.join(f'{k} = {n} requests over {a:g} s' for k, (n, a) in LOADS.items())}")
     p.add_argument("--time-scale", type=float, default=0.2)
-    p.add_argument("--max-queue-wait-s", type=float, default=60.0, help="the scheduler's starvation bound, simulated seconds")
+    p.add_argument("--max-queue-wait-s", type=float, default=SHIPPED.max_queue_wait_s, help="the scheduler's starvation bound, simulated seconds (shipped default)")
+    p.add_argument("--min-swap-batch", type=int, default=SHIPPED.min_swap_batch, help="shipped default from experts.yaml")
+    p.add_argument("--keep-alive-s", type=float, default=10.0, help="the keep-alive baseline's idle time before eviction, simulated seconds")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--modes", default="fifo,scheduler,offline")
+    p.add_argument("--modes", default="fifo,keepalive,scheduler,offline")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
     args = p.parse_args()
     if not DATA.is_file():
         sys.exit(f"needs {DATA} (the shared routing data)")
-    experts, workload = load_workload(args.requests, args.arrival_s, 16, args.seed)
-    counts = Counter(e for _, e, _ in workload)
-    print("requests per expert:", ", ".join(f"{e} {counts[e]}" for e in experts))
-    specs = [SimSpec(f"bench-{i}", expert=e, replay=str(DATA.resolve()), time_scale=args.time_scale, seed=i) for i, e in enumerate(experts)]
-    with start_simulators(specs, startup_timeout_s=120) as sims:
-        config = make_config(sims, experts, args.time_scale, args.max_queue_wait_s)
-        runners = {"fifo": run_fifo, "scheduler": run_scheduler, "offline": run_offline}
-        rows = []
-        for mode in args.modes.split(","):
-            rows.append(asyncio.run(runners[mode](config, workload, args.time_scale)))
-            print(f"{mode}: done in {rows[-1].total_s * args.time_scale:.1f} s real", flush=True)
-    print_table(rows, args)
+    print(f"scheduler settings: min_swap_batch {args.min_swap_batch}, max_queue_wait_s {args.max_queue_wait_s:g}, "
+          f"max_wait_ms {SHIPPED.max_wait_ms:g}, max_batch_size {SHIPPED.max_batch_size} (experts.yaml ships "
+          f"{SHIPPED.min_swap_batch}, {SHIPPED.max_queue_wait_s:g}, {SHIPPED.max_wait_ms:g}, {SHIPPED.max_batch_size}); "
+          f"keep-alive {args.keep_alive_s:g} s")
+    out: dict[str, list[dict]] = {}
+    for load in args.loads.split(","):
+        n, arrival_s = LOADS[load]
+        experts, workload = load_workload(n, arrival_s, 16, args.seed)
+        counts = Counter(e for _, e, _ in workload)
+        print(f"[{load}] requests per expert:", ", ".join(f"{e} {counts[e]}" for e in experts))
+        specs = [SimSpec(f"bench-{i}", expert=e, replay=str(DATA.resolve()), time_scale=args.time_scale, seed=i) for i, e in enumerate(experts)]
+        with start_simulators(specs, startup_timeout_s=120) as sims:
+            config = make_config(sims, experts, args.time_scale, args.max_queue_wait_s, args.min_swap_batch)
+            runners = {
+                "fifo": run_fifo,
+                "keepalive": lambda c, w, sc: run_keepalive(c, w, sc, args.keep_alive_s),
+                "scheduler": run_scheduler,
+                "offline": run_offline,
+            }
+            rows = []
+            for mode in args.modes.split(","):
+                rows.append(asyncio.run(runners[mode](config, workload, args.time_scale)))
+                print(f"[{load}] {mode}: done in {rows[-1].total_s * args.time_scale:.1f} s real", flush=True)
+        print_table(rows, f"{load}: {n} requests over {arrival_s:g} s, 16 experts, {AWAKE} awake (simulated seconds)")
+        out[load] = [asdict(r) for r in rows]
     if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2))
+        args.json.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

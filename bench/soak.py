@@ -104,6 +104,10 @@ async def soak(url: str, prompts: list[str], clients: int, seconds: float, pid: 
     print(f"{'kind':<16}{'outcome':<14}{'count':>8}")
     for (kind, outcome), n in sorted(outcomes.items()):
         print(f"{kind:<16}{outcome:<14}{n:8d}")
+    ok = sum(n for (_, outcome), n in outcomes.items() if outcome == "200")
+    errors = total - ok - len(lost)
+    # An error response is an answer (the client hears why), but a failed request all the same.
+    print(f"successful (200, complete): {ok} ({ok / max(total, 1):.2%}); error responses: {errors} ({errors / max(total, 1):.2%})")
     print(f"lost requests: {len(lost)}")
     for line in lost[:10]:
         print("  ", line)

@@ -1,6 +1,6 @@
 """Batch-by-expert scheduling: per-expert queues, micro-batches and GPU-memory residency."""
 
-from orchestrator.scheduling.fifo import FifoDispatcher
+from orchestrator.scheduling.fifo import FifoDispatcher, KeepAliveDispatcher
 from orchestrator.scheduling.offline import run_offline_batch
 from orchestrator.scheduling.policy import QueueView, SwapPlan, SwapPolicy, plan_swap
 from orchestrator.scheduling.residency import ResidencyManager
@@ -9,6 +9,7 @@ from orchestrator.scheduling.scheduler import Grant, Scheduler
 __all__ = [
     "FifoDispatcher",
     "Grant",
+    "KeepAliveDispatcher",
     "QueueView",
     "ResidencyManager",
     "Scheduler",

@@ -115,6 +115,11 @@ class ResidencyManager:
             return float("inf")
         return self.budget_gb - sum(s.memory_gb for s in self._slots.values() if s.awake)
 
+    def in_use(self, expert: str) -> bool:
+        """Some request holds ``expert`` pinned right now."""
+        slot = self._slots.get(expert)
+        return slot is not None and slot.pins > 0
+
     def last_used(self, expert: str) -> float:
         slot = self._slots.get(expert)
         return slot.last_used if slot else 0.0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
+from orchestrator.config import server_root
 from services.expert_sim.launcher import SimProcess
 
 SimFactory = Callable[..., SimProcess]
@@ -38,7 +39,7 @@ def _vllm_target() -> Target:
     base = os.environ.get("VLLM_BASE_URL")
     if not base:
         pytest.skip("VLLM_BASE_URL is not set; `make test-vllm` starts a real vLLM server")
-    url = base.rstrip("/").removesuffix("/v1")
+    url = server_root(base)
     model = os.environ.get("VLLM_MODEL") or httpx.get(f"{url}/v1/models", timeout=10).json()["data"][0]["id"]
     return Target("vllm", url, model)
 

@@ -14,7 +14,7 @@ from scheduling.fleet import FakeFleet
 
 from orchestrator.errors import ExpertError, ExpertUnavailable
 from orchestrator.experts import Completion, ExpertClient, ResiliencePolicy
-from orchestrator.scheduling import FifoDispatcher, ResidencyManager, Scheduler
+from orchestrator.scheduling import FifoDispatcher, KeepAliveDispatcher, ResidencyManager, Scheduler
 
 pytestmark = pytest.mark.anyio
 PORTS = [9201, 9202, 9203, 9204]
@@ -232,3 +232,23 @@ async def test_scheduler_swaps_far_less_than_fifo_on_a_skewed_workload() -> None
     await http.aclose()
     assert fleet_s.violations == [] and fleet_f.violations == []
     assert sched_swaps * 2 <= fifo.stats()["swaps"], (sched_swaps, fifo.stats()["swaps"])
+
+
+async def test_keep_alive_baseline_evicts_only_experts_idle_past_their_keep_alive() -> None:
+    fleet = FakeFleet(PORTS, service_s=0.02, wake_s=0.005, sleep_s=0.005, max_awake=2)
+    config = make_config(PORTS, memory_gb=20, scheduler={"gpu_memory_budget_gb": 40})
+    http = fleet.transport()
+    residency = ResidencyManager(config, http_client=http)
+    await residency.start()  # e0, e1 awake
+    slept_at_start = len(fleet.sleeps)
+    cache = KeepAliveDispatcher(ExpertClient(config, http_client=http), residency, keep_alive_s=0.15)
+    await cache.submit("e1", MSG)
+    await cache.submit("e0", MSG)
+    started = time.monotonic()
+    await cache.submit("e2", MSG)  # e1 and e0 were just used: waits for e1's keep-alive to run out
+    waited = time.monotonic() - started
+    results = await asyncio.gather(*(cache.submit(f"e{i % 4}", MSG) for i in range(12)))
+    await http.aclose()
+    assert len(results) == 12 and fleet.violations == []
+    assert waited >= 0.1, f"evicted an expert {waited:.3f} s after its last use"
+    assert fleet.sleeps[slept_at_start] == 9202, "the least recently used idle expert goes first"
