@@ -167,14 +167,18 @@ async def aggregate(state: PipelineState, runtime: Runtime[PipelineContext]) -> 
 
 
 async def verify(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
-    """Pass-through until verification lands; records whether it was asked for."""
-    wanted = state.options.verify if state.options.verify is not None else runtime.context.config.verification.enabled
-    note = "requested but not available yet" if wanted else "disabled"
-    return {"trace": [TraceEvent("verify", {"verification": note})]}
+    """Debate-style verification where the experts disagree (see ``orchestrator/verification``)."""
+    from orchestrator.pipeline.verify_step import run_verification
+
+    return await run_verification(state, runtime.context)
 
 
 async def respond(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
     result = state.aggregation
     assert result is not None  # the graph always aggregates first
     decision = {"mode": result.mode, "experts": [c.expert for c in state.completions], "degraded": bool(state.failures)}
-    return {"answer": result.text, "trace": [TraceEvent("respond", decision)]}
+    verified = state.verification
+    text = verified.text if verified is not None and verified.text is not None else result.text
+    if verified is not None and verified.ran:
+        decision["verification"] = verified.status
+    return {"answer": text, "trace": [TraceEvent("respond", decision)]}

@@ -31,6 +31,8 @@ class PipelineResult:
     aggregation: AggregationResult
     failures: list[ExpertFailure] = field(default_factory=list)
     trace: Trace = field(default_factory=lambda: Trace(""))
+    verification: Any = None
+    """The verify step's ``VerificationResult``."""
 
     @property
     def experts(self) -> list[str]:
@@ -97,6 +99,7 @@ class Pipeline:
             aggregation=state["aggregation"],
             failures=state["failures"],
             trace=Trace.of(request_id or uuid.uuid4().hex, state["trace"]),
+            verification=state.get("verification"),
         )
 
 

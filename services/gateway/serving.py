@@ -35,6 +35,7 @@ from services.gateway.wire import (
     request_messages,
     sampling_params,
     text_stream,
+    verification_headers,
 )
 
 __all__ = ["ChatService"]
@@ -78,6 +79,7 @@ class ChatService:
         agg = result.aggregation
         headers = orchestrator_headers(result.decision.category, result.experts, agg.aggregator if agg.calls else None, result.cost_usd)
         headers["x-orchestrator-aggregation"] = agg.mode
+        headers.update(verification_headers(result.verification))
         log.info(
             "routed category=%s experts=%s aggregation=%s cost_usd=%.8f degraded=%s",
             result.decision.category, ",".join(result.experts), agg.mode, result.cost_usd, result.degraded,

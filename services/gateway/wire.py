@@ -80,6 +80,16 @@ def orchestrator_headers(category: str, experts: list[str], aggregator: str | No
     return headers
 
 
+def verification_headers(result: Any) -> dict[str, str]:
+    """``x-orchestrator-verified``: verified | unverified (flagged) | skipped, plus the verdict's probability."""
+    if result is None:
+        return {"x-orchestrator-verified": "skipped"}
+    headers = {"x-orchestrator-verified": result.status}
+    if result.probability is not None:
+        headers["x-orchestrator-verification-p"] = f"{result.probability:.4f}"
+    return headers
+
+
 def chat_response(model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, trace: dict | None) -> ChatCompletionResponse:
     extra = {"trace": trace} if trace is not None else {}
     return ChatCompletionResponse(
