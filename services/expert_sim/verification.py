@@ -134,8 +134,8 @@ class VerificationResponder:
         rng = _rng(self.seed, "judge", question, *sorted((a, b)), "debate" if debate else "consultancy")
         increments = [rng.gauss(0.0, 1.0) for _ in range(max(rounds, 1))]
         if a_right is not None and a_right != b_right:
-            toward_a = 1.0 if a_right else -1.0
-            evidence = sum(toward_a * m + e for e in increments)  # log-likelihood sum, in A's favour
+            toward_right = sum(m + e for e in increments)  # evidence sum in the right answer's favour
+            evidence = toward_right if a_right else -toward_right
         else:
             side = 1.0 if a == min(a, b) else -1.0  # no truth to track: noise, order-independent
             evidence = side * sum(increments)
