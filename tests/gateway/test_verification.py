@@ -1,15 +1,11 @@
 """Verification inside the gateway: it runs for a request whose experts disagree, and is
 skipped for one where they agree; the trace, the metrics and the header say which."""
 
-import httpx
 import pytest
-from fastapi.testclient import TestClient
 
 from orchestrator.config import parse_config
-from orchestrator.experts.client import ExpertClient
-from services.gateway import create_app
-from services.gateway.auth import ApiKeys
-from tests.gateway.fakes import FakeVllm, RankedRouter, config_yaml
+
+from .fakes import config_yaml
 
 QUESTION = {"role": "user", "content": "What is 6 * 7?"}
 
@@ -23,21 +19,14 @@ def verifying_config():
 
 
 @pytest.fixture
-def gateway_for():
-    opened: list[TestClient] = []
+def gateway_for(make_gateway, fake_vllm):
+    """A gateway whose experts answer from ``answers`` (delta is the judge)."""
 
-    def build(answers: dict[str, str]) -> TestClient:
-        config = verifying_config()
-        client = ExpertClient(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(FakeVllm(answers))))
-        app = create_app(config, router=RankedRouter(), client=client, api_keys=ApiKeys(()))
-        test_client = TestClient(app, raise_server_exceptions=False)
-        test_client.__enter__()
-        opened.append(test_client)
-        return test_client
+    def build(answers: dict[str, str]):
+        fake_vllm.answers = answers
+        return make_gateway(config=verifying_config())
 
-    yield build
-    for c in opened:
-        c.__exit__(None, None, None)
+    return build
 
 
 def metric(text: str, name: str, **labels: str) -> float:
