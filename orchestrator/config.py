@@ -211,12 +211,25 @@ class RetrievalSettings(_Model):
 
 
 class VerificationSettings(_Model):
-    enabled: bool = False
-    judge: str | None = None
+    """Debate-style verification (``orchestrator/verification``); runs only when a trigger fires."""
+
+    enabled: bool = Field(default=False, description="default for requests that do not set orchestrator.verify: auto (true) or off")
+    judge: str | None = Field(default=None, description="the judge expert; default: the first expert with the 'judge' role")
+    mode: Literal["debate", "consultancy", "mad"] = "debate"
+    disagreement: Literal["any", "no_majority", "off"] = Field(
+        default="no_majority", description="trigger on >= 2 distinct answers (any) or only when no answer has a strict majority"
+    )
     trigger_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
     max_rounds: Annotated[int, Field(ge=1, le=10)] = 3
     stop_confidence: Annotated[float, Field(ge=0.5, le=1)] = 0.9
     high_stakes_categories: list[str] = Field(default_factory=list)
+    word_limit: Annotated[int, Field(ge=20, le=2000)] = 120
+    both_orders: bool = Field(default=True, description="judge both answer orders and average (position bias)")
+    max_tokens: PosInt = Field(default=12_000, description="cap on the tokens verification may spend on one request")
+    max_usd: NonNegFloat | None = Field(default=None, description="cap on verification's USD per request")
+    max_cost_ratio: NonNegFloat | None = Field(default=None, description="cap as a multiple of the request's cost before verification")
+    judge_timeout_s: PosFloat = 30.0
+    mad_agents: Annotated[int, Field(ge=2, le=8)] = 3
 
 
 class GatewaySettings(_Model):
@@ -324,6 +337,8 @@ def _cross_problems(config: Config) -> list[tuple[tuple[Any, ...], str]]:
     judge = config.verification.judge
     if judge is not None and judge not in known:
         problems.append((("verification", "judge"), f"unknown expert {judge!r}"))
+    if judge is not None and judge in known and "judge" not in config.expert(judge).roles:
+        problems.append((("verification", "judge"), f"expert {judge!r} lacks the 'judge' role"))
     if config.verification.enabled and judge is None and "judge" not in roles:
         problems.append((("verification", "enabled"), "verification needs a judge: set verification.judge or give an expert the 'judge' role"))
     budget = config.scheduler.gpu_memory_budget_gb

@@ -159,8 +159,16 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
 
 
 def _buffered(state: PipelineState, ctx: PipelineContext) -> bool:
-    """Steps after dispatch that may replace the answer (verification) must see it whole first."""
-    return bool(state.options.verify if state.options.verify is not None else ctx.config.verification.enabled)
+    """Verification may replace the answer, so a stream waits for it where it can run: always,
+    or on auto for an ensemble (disagreement) or a high-stakes category. Elsewhere the tokens go
+    out live and the verify step skips an answer already streamed (its trace says so)."""
+    when, _ = state.options.verify_plan(ctx.config.verification.enabled)
+    if when == "off":
+        return False
+    decision = state.decision
+    category = state.options.category or (decision.category if decision is not None else None)
+    ensemble = decision is not None and len(decision.chosen) > 1
+    return when == "always" or ensemble or category in ctx.config.verification.high_stakes_categories
 
 
 def _raise_client_error(errors: list[BaseException]) -> None:
@@ -231,18 +239,24 @@ async def aggregate(state: PipelineState, runtime: Runtime[PipelineContext]) -> 
 
 
 async def verify(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
-    """Pass-through until verification lands; records whether it was asked for."""
-    wanted = state.options.verify if state.options.verify is not None else runtime.context.config.verification.enabled
-    note = "requested but not available yet" if wanted else "disabled"
-    return {"trace": [TraceEvent("verify", {"verification": note})]}
+    """Debate-style verification where the experts disagree (see ``orchestrator/verification``)."""
+    from orchestrator.pipeline.verify_step import run_verification
+
+    if state.streamed is not None:
+        return {"trace": [TraceEvent("verify", {"status": "skipped", "reason": f"the {state.streamed}'s answer was already streamed"})]}
+    return await run_verification(state, runtime.context)
 
 
 async def respond(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
     result = state.aggregation
     assert result is not None  # the graph always aggregates first
     decision: dict[str, Any] = {"mode": result.mode, "experts": [c.expert for c in state.completions], "degraded": bool(state.failures)}
+    verified = state.verification
+    text = verified.text if verified is not None and verified.text is not None else result.text
+    if verified is not None and verified.ran:
+        decision["verification"] = verified.status
     if state.stream:
         # Tokens went out as produced, or the answer needed every candidate (vote, consensus,
         # verification) and goes out whole now.
         decision["stream"] = f"{state.streamed} tokens as generated" if state.streamed else f"buffered until {result.mode} finished"
-    return {"answer": result.text, "trace": [TraceEvent("respond", decision)]}
+    return {"answer": text, "trace": [TraceEvent("respond", decision)]}

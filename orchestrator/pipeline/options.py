@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["RequestOptions"]
+__all__ = ["RequestOptions", "VerifyOptions"]
+
+
+class VerifyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    when: Literal["off", "auto", "always"] = "auto"
+    mode: Literal["debate", "consultancy", "mad"] | None = Field(default=None, description="default: verification.mode")
 
 
 class RequestOptions(BaseModel):
@@ -20,5 +27,18 @@ class RequestOptions(BaseModel):
     experts: list[str] | None = Field(default=None, min_length=1, description="restrict routing to these experts")
     category: str | None = Field(default=None, description="pin the category (set by the `router/<category>` model aliases)")
     aggregation: Literal["auto", "consensus", "vote", "synthesis", "best"] | None = None
-    verify: bool | None = Field(default=None, description="run debate verification (when available)")
+    verify: VerifyOptions | Literal["off", "auto", "always"] | bool | None = Field(
+        default=None, description="debate verification: off|auto|always, or {when, mode}; true = always, false = off"
+    )
     trace: bool = Field(default=False, description="return the full per-step trace in the response")
+
+    def verify_plan(self, enabled_by_default: bool) -> tuple[str, str | None]:
+        """(when, mode) for this request: its own ``verify`` or experts.yaml's default."""
+        v = self.verify
+        if v is None:
+            return ("auto" if enabled_by_default else "off"), None
+        if isinstance(v, bool):
+            return ("always" if v else "off"), None
+        if isinstance(v, str):
+            return v, None
+        return v.when, v.mode

@@ -48,6 +48,8 @@ class PipelineResult:
     aggregation: AggregationResult
     failures: list[ExpertFailure] = field(default_factory=list)
     trace: Trace = field(default_factory=lambda: Trace(""))
+    verification: Any = None
+    """The verify step's ``VerificationResult``."""
 
     @property
     def experts(self) -> list[str]:
@@ -155,6 +157,7 @@ def _result(state: dict[str, Any], request_id: str | None) -> PipelineResult:
         aggregation=state["aggregation"],
         failures=state["failures"],
         trace=Trace.of(request_id or uuid.uuid4().hex, state["trace"]),
+        verification=state.get("verification"),
     )
 
 

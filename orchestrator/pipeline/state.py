@@ -48,6 +48,8 @@ class PipelineState(PipelineInput):
     failures: Annotated[list[ExpertFailure], operator.add] = field(default_factory=list)
     """Expert calls that failed (the answer is degraded when this is not empty)."""
     aggregation: AggregationResult | None = None
+    verification: Any = None
+    """The verify step's ``VerificationResult`` (``None`` before it runs)."""
     answer: str | None = None
     """The final text returned to the client."""
     streamed: str | None = None

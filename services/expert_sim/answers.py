@@ -18,6 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from services.expert_sim.tokens import count_text
 
@@ -106,12 +107,15 @@ class ReplayBook:
 class Answerer:
     """Turns a prompt into the expert's answer text."""
 
-    def __init__(self, expert: str, seed: int = 0, book: ReplayBook | None = None):
+    def __init__(self, expert: str, seed: int = 0, book: ReplayBook | None = None, verification: Any = None):
         self.expert = expert
         self.seed = seed
         self.book = book
+        self.verification = verification  # a VerificationResponder: debate, judge and agent prompts
 
     def answer(self, prompt: str) -> str:
+        if self.verification is not None and (reply := self.verification.respond(prompt)) is not None:
+            return reply
         recorded = self.book.lookup(prompt) if self.book is not None else None
         rng = _rng(self.seed, self.expert, prompt)
         final = recorded.final_answer(self.expert) if recorded is not None else rng.choice(_TEMPLATE_ANSWERS)

@@ -16,6 +16,7 @@ from services.expert_sim.generation import Plan
 from services.expert_sim.metrics import SimMetrics
 from services.expert_sim.settings import VLLM_VERSION, SimSettings
 from services.expert_sim.tokens import split_pieces
+from services.expert_sim.verification import GoldBook, VerificationResponder
 
 
 def error_json(message: str, type_: str, code: int, param: str | None = None) -> JSONResponse:
@@ -46,7 +47,9 @@ class SimState:
         self.engine = Engine(s)
         self.metrics = SimMetrics(self.engine, s.model_name)
         book = ReplayBook.load(s.replay, s.expert or s.model_name) if s.replay else None
-        self.answerer = Answerer(s.expert or s.model_name, s.seed, book)
+        gold = GoldBook.load(s.replay) if s.replay else None
+        verification = VerificationResponder(s.expert or s.model_name, s.seed, gold)
+        self.answerer = Answerer(s.expert or s.model_name, s.seed, book, verification)
         self.faults = FaultInjector(s)
 
     def check_model(self, model: str | None) -> None:

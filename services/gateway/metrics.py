@@ -36,11 +36,25 @@ class GatewayMetrics:
         self.fallbacks = Counter("orchestrator_fallbacks", "Failed experts replaced by the next-ranked", ["expert"], registry=r)
         self.aggregations = Counter("orchestrator_aggregations", "Aggregation outcomes (consensus = aggregator skipped)", ["mode"], registry=r)
         self.errors = Counter("orchestrator_errors", "Errors by exception type", ["type"], registry=r)
+        self.verify_triggers = Counter("orchestrator_verification_triggers", "Verification triggers by reason", ["reason"], registry=r)
+        self.verify_runs = Counter("orchestrator_verification_runs", "Verification outcomes", ["mode", "status"], registry=r)
+        self.verify_rounds = Counter("orchestrator_verification_rounds", "Debate rounds run", ["mode"], registry=r)
+        self.verify_flips = Counter("orchestrator_verification_flips", "Verdicts that changed the pipeline's answer", ["mode"], registry=r)
         self._scheduler = _SchedulerCollector()
         r.register(self._scheduler)
 
     def bind_scheduler(self, stats: Callable[[], Any] | None) -> None:
         self._scheduler.stats = stats
+
+    def _verification(self, d: dict[str, Any]) -> None:
+        for reason in d.get("trigger", {}).get("reasons", []):
+            self.verify_triggers.labels(reason=reason).inc()
+        mode, status = d.get("mode", "unknown"), d.get("status", "skipped")
+        self.verify_runs.labels(mode=mode, status=status).inc()
+        if status != "skipped":
+            self.verify_rounds.labels(mode=mode).inc(d.get("rounds", 0))
+            if d.get("changed"):
+                self.verify_flips.labels(mode=mode).inc()
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, status=str(status)).inc()
@@ -57,6 +71,10 @@ class GatewayMetrics:
             elif event.step == "dispatch":
                 for name in event.decision.get("failed", []):
                     self.fallbacks.labels(expert=name).inc()
+            elif event.step == "verify":
+                self._verification(event.decision)
+                if event.cost_usd or event.prompt_tokens:
+                    self._usage(event.expert or "verification", event.prompt_tokens, event.completion_tokens, event.cost_usd)
             elif event.step == "aggregate":
                 self.aggregations.labels(mode=event.decision.get("mode", "unknown")).inc()
                 if event.expert is not None and event.decision.get("synthesis_calls"):

@@ -38,6 +38,7 @@ from services.gateway.wire import (
     pieces,
     request_messages,
     sampling_params,
+    verification_headers,
 )
 
 __all__ = ["ChatService"]
@@ -205,6 +206,7 @@ def _result_headers(result: PipelineResult) -> dict[str, str]:
     agg = result.aggregation
     headers = orchestrator_headers(result.decision.category, result.experts, agg.aggregator if agg.calls else None, result.cost_usd)
     headers["x-orchestrator-aggregation"] = agg.mode
+    headers.update(verification_headers(result.verification))
     return headers
 
 

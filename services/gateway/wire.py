@@ -28,12 +28,13 @@ from orchestrator.trace import Trace
 __all__ = [
     "GatewayChatRequest",
     "chat_response",
+    "event_headers",
     "finite",
     "orchestrator_headers",
-    "request_messages",
-    "event_headers",
     "pieces",
+    "request_messages",
     "sampling_params",
+    "verification_headers",
 ]
 
 # Sampling fields forwarded to experts when the client set them.
@@ -98,6 +99,16 @@ def event_headers(trace: Trace) -> dict[str, str]:
     counts["fallbacks"] += sum(len(e.decision.get("fallbacks", [])) for e in trace.steps("dispatch"))
     headers = {f"x-orchestrator-{name}": str(counts[name]) for name in ("retries", "fallbacks", "swaps", "breaker-opens")}
     headers["x-orchestrator-queue-ms"] = f"{queue_ms:.1f}"
+    return headers
+
+
+def verification_headers(result: Any) -> dict[str, str]:
+    """``x-orchestrator-verified``: verified | unverified (flagged) | skipped, plus the verdict's probability."""
+    if result is None:
+        return {"x-orchestrator-verified": "skipped"}
+    headers = {"x-orchestrator-verified": result.status}
+    if result.probability is not None:
+        headers["x-orchestrator-verification-p"] = f"{result.probability:.4f}"
     return headers
 
 

@@ -28,8 +28,8 @@ def make_gateway(fake_vllm):
     """Build a gateway (real app, client and scheduler; mocked network) and open a TestClient."""
     opened: list[TestClient] = []
 
-    def build(*, keys: tuple[str, ...] = (), router=_DEFAULT, artifacts=None, **gateway_settings) -> TestClient:
-        config = make_config(**gateway_settings)
+    def build(*, keys: tuple[str, ...] = (), router=_DEFAULT, artifacts=None, config=None, **gateway_settings) -> TestClient:
+        config = config or make_config(**gateway_settings)
         client = ExpertClient(config, http_client=httpx.AsyncClient(transport=httpx.MockTransport(fake_vllm)))
         app = create_app(
             config,

@@ -1,0 +1,45 @@
+"""The pipeline's verify step: a verdict can change the answer; its cost joins the request's."""
+
+import pytest
+
+from orchestrator.config import parse_config
+from orchestrator.pipeline import Pipeline, RequestOptions
+from orchestrator.pipeline.verify_step import judge_for
+
+from .fakes import CONFIG_YAML, FakeExperts, RankedRouter
+
+MATH = [{"role": "user", "content": "What is 6 * 7?"}]
+DISAGREE = {"alpha": "The answer is 42.", "beta": "The answer is 41.", "gamma": "The answer is 40."}
+
+
+def config(verification: str):
+    text = CONFIG_YAML.replace('api_base: "http://127.0.0.1:12/v1"}', 'api_base: "http://127.0.0.1:12/v1", roles: [expert, judge]}')
+    return parse_config(text + f"verification: {verification}\n")
+
+
+@pytest.mark.anyio
+async def test_a_verdict_for_the_rival_answer_replaces_the_response():
+    experts = FakeExperts({**DISAGREE, "delta": "P(A)=0.05"})
+    cfg = config("{enabled: true, both_orders: false}")
+    result = await Pipeline(cfg, RankedRouter(), experts).run(MATH)
+    assert result.aggregation.answer == "42"
+    assert (result.verification.answer, result.verification.changed) == ("41", True)
+    assert result.text == "The answer is 41."
+    verify = result.trace.steps("verify")[0]
+    assert verify.cost_usd == pytest.approx(result.verification.spend.cost_usd) and verify.expert == "delta"
+    assert result.trace.steps("respond")[0].decision["verification"] == "verified"
+
+
+@pytest.mark.anyio
+async def test_verification_is_off_unless_enabled_or_asked_for():
+    experts = FakeExperts({**DISAGREE, "delta": "P(A)=0.9"})
+    cfg = config("{enabled: false}")
+    assert (await Pipeline(cfg, RankedRouter(), experts).run(MATH)).verification.reason == "off"
+    asked = await Pipeline(cfg, RankedRouter(), experts).run(MATH, RequestOptions(verify="auto"))
+    assert asked.verification.status == "verified"
+    forced = await Pipeline(cfg, RankedRouter(), experts).run(MATH, RequestOptions(verify={"when": "auto", "mode": "mad"}))
+    assert forced.verification.mode == "mad"
+
+
+def test_the_judge_defaults_to_the_first_expert_with_the_judge_role():
+    assert judge_for(config("{enabled: true}")) == "delta"
