@@ -29,6 +29,7 @@ import httpx
 from orchestrator.config import Config, ExpertConfig
 from orchestrator.errors import ExpertUnavailable
 from orchestrator.experts.types import TraceEvent
+from orchestrator.scheduling.coordination import InProcessCoordinator, ResidencyCoordinator
 
 __all__ = ["ResidencyManager", "api_root"]
 
@@ -77,7 +78,11 @@ class ResidencyManager:
         http_client: httpx.AsyncClient | None = None,
         request_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        coordinator: ResidencyCoordinator | None = None,
     ):
+        # [issue 14] Several gateway replicas share residency through the coordinator (Redis):
+        # dispatch only to experts it confirms awake, swap only under its lock.
+        self._coord: ResidencyCoordinator = coordinator or InProcessCoordinator()
         self.budget_gb = budget_gb if budget_gb is not None else config.scheduler.gpu_memory_budget_gb
         self.sleep_level = sleep_level if sleep_level is not None else config.scheduler.sleep_level
         self._http = http_client or httpx.AsyncClient(timeout=request_timeout_s)
@@ -101,12 +106,12 @@ class ResidencyManager:
 
     def is_awake(self, expert: str) -> bool:
         slot = self._slots.get(expert)
-        return slot is None or slot.awake
+        return slot is None or (slot.awake and self._coord.confirmed(expert))  # [issue 14] unconfirmed -> plan a swap_in
 
     def dispatchable(self, expert: str) -> bool:
         """Awake and not being drained for a swap: new requests may start now."""
         slot = self._slots.get(expert)
-        return slot is None or (slot.awake and not slot.draining)
+        return slot is None or (slot.awake and not slot.draining and self._coord.confirmed(expert))  # [issue 14]
 
     @property
     def awake(self) -> list[str]:
@@ -146,7 +151,7 @@ class ResidencyManager:
         slot = self._slots.get(expert)
         if slot is None:
             return True
-        if not slot.awake or slot.draining:
+        if not slot.awake or slot.draining or not self._coord.confirmed(expert):  # [issue 14]
             return False
         slot.pins += 1
         slot.idle.clear()
@@ -191,7 +196,11 @@ class ResidencyManager:
         states = await asyncio.gather(*(self._probe(s) for s in self._slots.values()))
         for slot, asleep in zip(self._slots.values(), states, strict=True):
             slot.awake = not asleep
-        async with self._lock:
+        # [issue 14] publish what the servers said, then follow the other replicas.
+        await self._coord.start(list(self._slots), lambda e: self._slots[e].pins, self._set_awake)
+        async with self._lock, self._coord.swap_lock():
+            for slot in self._slots.values():
+                await (self._coord.after_wake(slot.name) if slot.awake else self._coord.after_sleep(slot.name))
             for slot in reversed(list(self._slots.values())):  # keep the first-listed awake
                 if self.free_gb() >= 0:
                     break
@@ -211,9 +220,12 @@ class ResidencyManager:
         slot = self._slots.get(expert)
         if slot is None:
             return
-        async with self._lock:
+        async with self._lock, self._coord.swap_lock():
+            for name, awake in (await self._coord.shared_awake()).items():  # [issue 14] other replicas' swaps
+                self._set_awake(name, awake)
             if slot.awake and not slot.draining:
-                return
+                if self._coord.confirmed(expert) or await self._coord.take(expert):
+                    return
             for name in victims:
                 victim = self._slots[name]
                 if victim.awake and name != expert:
@@ -223,6 +235,7 @@ class ResidencyManager:
             await self._wake(slot)
 
     async def aclose(self) -> None:
+        await self._coord.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -236,14 +249,17 @@ class ResidencyManager:
         slot.draining = True
         try:
             await slot.idle.wait()
+            await self._coord.before_sleep(slot.name)  # [issue 14] other replicas stop and drain first
             await self._post(slot, "/sleep", {"level": self.sleep_level}, "sleep")
             slot.awake = False
+            await self._coord.after_sleep(slot.name)
             self.sleeps += 1
         finally:
             slot.draining = False
 
     async def _wake(self, slot: _Slot) -> None:
         await self._post(slot, "/wake_up", None, "wake")
+        await self._coord.after_wake(slot.name)  # [issue 14] confirmed awake: others may take leases
         slot.awake = True
         slot.last_used = self._clock()
         self.wakes += 1
@@ -265,6 +281,22 @@ class ResidencyManager:
         took = self._clock() - started
         self.swap_seconds += took
         self.events.append(TraceEvent(kind=kind, expert=slot.name, detail=f"{path} took {took:.3f} s", at=started))
+
+    def _set_awake(self, expert: str, awake: bool) -> None:
+        slot = self._slots.get(expert)
+        if slot is not None and not slot.draining:
+            slot.awake = awake
+
+    async def recheck(self, expert: str) -> None:
+        """[issue 14] After a failed dispatch: ask the server itself whether it sleeps (another
+        replica, or an operator, may have put it to sleep) and stop sending to it if so."""
+        slot = self._slots.get(expert)
+        if slot is None or not await self._probe(slot):
+            return
+        slot.awake = False
+        self.events.append(TraceEvent(kind="error", expert=expert, detail="found asleep after a failed request", at=self._clock()))
+        with contextlib.suppress(ExpertUnavailable):
+            await self._coord.after_sleep(expert)
 
     async def _probe(self, slot: _Slot) -> bool:
         try:

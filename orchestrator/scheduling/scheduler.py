@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.config import Config
-from orchestrator.errors import ExpertError, ExpertUnavailable
+from orchestrator.errors import ExpertError, ExpertTimeout, ExpertUnavailable
 from orchestrator.experts.client import ExpertClient
 from orchestrator.experts.types import Completion
 from orchestrator.scheduling.policy import QueueView, SwapPlan, SwapPolicy, plan_swap
@@ -188,6 +188,8 @@ class Scheduler:
             result = await self.client.complete(r.expert, r.messages, r.params)
         except ExpertError as exc:
             self.failed += 1
+            if self.residency is not None and isinstance(exc, ExpertUnavailable | ExpertTimeout):
+                self._spawn(self.residency.recheck(r.expert))  # [issue 14] asleep under another replica?
             if not r.future.done():
                 r.future.set_exception(exc)
         except Exception as exc:  # noqa: BLE001 - a bug must still answer the caller, not hang it
@@ -203,6 +205,11 @@ class Scheduler:
             if self.residency is not None:
                 self.residency.unpin(r.expert)
             self._wakeup.set()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ swaps
 

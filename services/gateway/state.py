@@ -20,7 +20,7 @@ from orchestrator.pipeline import Pipeline
 from services.gateway.auth import ApiKeys
 from services.gateway.catalog import Catalog
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.ratelimit import RateLimiter
+from services.gateway.shared_state import shared_residency
 
 __all__ = ["GatewayState"]
 
@@ -32,7 +32,7 @@ class GatewayState:
     config: Config
     keys: ApiKeys
     metrics: GatewayMetrics
-    limiter: RateLimiter | None = None
+    limiter: Any | None = None  # RateLimiter, or RedisRateLimiter shared by replicas
     artifacts: Path | None = None
     router_tier: str = "minilm"
     """Embedding tier of a router loaded from artifacts: ``minilm`` or ``static`` (the distilled fast tier)."""
@@ -52,7 +52,7 @@ class GatewayState:
         residency = None
         if self.client is None or self.scheduler is None:
             if self.config.scheduler.gpu_memory_budget_gb is not None:
-                residency = ResidencyManager(self.config)
+                residency = ResidencyManager(self.config, coordinator=shared_residency(self.config))  # [issue 14]
         if self.client is None:
             self.client = ExpertClient(self.config, residency=residency)
             self._owned.append(self.client)
@@ -62,6 +62,8 @@ class GatewayState:
             self._owned.insert(0, self.scheduler)
         if residency is not None:
             self._owned.append(residency)
+        if hasattr(self.limiter, "aclose"):
+            self._owned.append(self.limiter)
         self.metrics.bind_scheduler(self.scheduler.stats)
         if self.router is None:
             await self._load_router()
