@@ -33,9 +33,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal, Protocol
 
+from orchestrator.config import Config
 from orchestrator.errors import ExpertUnavailable
 
-__all__ = ["InProcessCoordinator", "RedisCoordinator", "ResidencyCoordinator"]
+__all__ = ["InProcessCoordinator", "RedisCoordinator", "ResidencyCoordinator", "coordinator_for"]
 
 _log = logging.getLogger(__name__)
 
@@ -285,3 +286,9 @@ class RedisCoordinator:
                 self._redis_ok = False
                 raise ExpertUnavailable("residency", f"Redis is unreachable, so no replica may sleep or wake experts: {exc}") from exc
             raise
+
+
+def coordinator_for(config: Config) -> ResidencyCoordinator | None:
+    """Redis-backed when ``gateway.redis_url`` (or ``redis_url_env``) is set; else None (this process alone)."""
+    url = config.gateway.resolved_redis_url()
+    return RedisCoordinator(url, failure=config.gateway.redis_failure) if url else None

@@ -12,11 +12,10 @@ import time
 from typing import Literal
 
 from orchestrator.config import Config
-from orchestrator.scheduling.coordination import RedisCoordinator, ResidencyCoordinator
 from services.gateway.errors import GatewayHTTPError
 from services.gateway.ratelimit import RateLimiter
 
-__all__ = ["RedisRateLimiter", "make_limiter", "shared_residency"]
+__all__ = ["RedisRateLimiter", "make_limiter"]
 
 log = logging.getLogger("orchestrator.gateway")
 
@@ -76,8 +75,3 @@ def make_limiter(config: Config) -> RateLimiter | RedisRateLimiter | None:
     if url:
         return RedisRateLimiter(settings.rate_limit_rpm, url, failure=settings.redis_failure)
     return RateLimiter(settings.rate_limit_rpm)
-
-
-def shared_residency(config: Config) -> ResidencyCoordinator | None:
-    url = config.gateway.resolved_redis_url()
-    return RedisCoordinator(url, failure=config.gateway.redis_failure) if url else None

@@ -20,7 +20,6 @@ from orchestrator.pipeline import Pipeline
 from services.gateway.auth import ApiKeys
 from services.gateway.catalog import Catalog
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.shared_state import shared_residency
 
 __all__ = ["GatewayState"]
 
@@ -46,13 +45,14 @@ class GatewayState:
 
     async def start(self) -> None:
         from orchestrator.experts.client import ExpertClient
+        from orchestrator.scheduling.coordination import coordinator_for
         from orchestrator.scheduling.residency import ResidencyManager
         from orchestrator.scheduling.scheduler import Scheduler
 
         residency = None
         if self.client is None or self.scheduler is None:
             if self.config.scheduler.gpu_memory_budget_gb is not None:
-                residency = ResidencyManager(self.config, coordinator=shared_residency(self.config))  # [issue 14]
+                residency = ResidencyManager(self.config, coordinator=coordinator_for(self.config))  # [issue 14]
         if self.client is None:
             self.client = ExpertClient(self.config, residency=residency)
             self._owned.append(self.client)
