@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from pathlib import Path
 
@@ -12,7 +11,6 @@ from typer.testing import CliRunner
 
 from orchestrator.cli import app
 
-pytest.importorskip("ray.data", reason="ray[data] is in the dev extra")
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
@@ -41,22 +39,14 @@ def _records(path: Path) -> list[dict]:
     return [{k: v for k, v in json.loads(line).items() if k != "latency_s"} for line in path.read_text().splitlines()]
 
 
-def test_batch_on_ray_matches_the_local_run(sim_factory, tmp_path, monkeypatch):
-    import ray
-
-    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH")) if p))
+def test_batch_on_ray_matches_the_local_run(sim_factory, tmp_path, ray_cluster):
     sims = [sim_factory(f"ray-batch-{i}", fresh=True) for i in range(3)]
     config, queries = _write(tmp_path, sims)
     local, on_ray = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
     common = ["batch", str(queries), "--config", str(config), "--no-progress", "--max-tokens", "16"]
     result = CliRunner().invoke(app, [*common, "--out", str(local)])
     assert result.exit_code == 0, result.output
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, object_store_memory=100 * 1024**2)
-    try:
-        result = CliRunner().invoke(app, [*common, "--out", str(on_ray), "--ray", "auto"])
-    finally:
-        ray.shutdown()
+    result = CliRunner().invoke(app, [*common, "--out", str(on_ray), "--ray", "auto"])
     assert result.exit_code == 0, result.output
     assert len(_records(local)) > 300
     assert _records(on_ray) == _records(local)
