@@ -221,14 +221,19 @@ class RedisCoordinator:
             elif awake == b"1" and not draining:
                 await self.take(e)
         if renew:
+            # Renew through the same check as taking: a lease Redis lost (a restart) is not renewed.
             async with self._redis.pipeline(transaction=False) as pipe:
                 for e in renew:
-                    pipe.zadd(self._k("holds", e), {self.replica_id: expiry}, xx=True)
+                    self._take(keys=[self._k("awake", e), self._k("draining", e), self._k("holds", e)], args=[expiry, self.replica_id], client=pipe)
                 results = await pipe.execute()
             now = time.monotonic()
-            for e, _ in zip(renew, results, strict=True):
-                if e in self._held:
+            for e, ok in zip(renew, results, strict=True):
+                if e not in self._held:
+                    continue
+                if ok:
                     self._held[e] = now + self.lease_s * 0.8
+                else:
+                    self._draining.add(e)  # stop sending; the next tick releases it once idle
 
     # ------------------------------------------------------------------ swap side
 
@@ -256,13 +261,17 @@ class RedisCoordinator:
         await self._guard(self._redis.set(self._k("draining", expert), self.replica_id, px=int(self.lock_timeout_s * 2000)))
         self._draining.add(expert)
         holds = self._k("holds", expert)
-        give_up = time.monotonic() + self.lease_s * 2 + 1.0
+        give_up = time.monotonic() + self.lock_timeout_s
         while True:
             now_ms = int(time.time() * 1000)
             await self._guard(self._redis.zremrangebyscore(holds, "-inf", now_ms))  # crashed replicas' leases
             others = [m for m in await self._guard(self._redis.zrange(holds, 0, -1)) if m.decode() != self.replica_id]
-            if not others or time.monotonic() > give_up:
+            if not others:
                 break
+            if time.monotonic() > give_up:  # a live replica still sends to it: sleeping now would hang its requests
+                await self._guard(self._redis.delete(self._k("draining", expert)))
+                self._draining.discard(expert)
+                raise ExpertUnavailable(expert, f"still in use by {len(others)} other replica(s) after {self.lock_timeout_s:g} s; not put to sleep")
             await asyncio.sleep(self.poll_s / 2)
         await self._guard(self._redis.zrem(holds, self.replica_id))
         self._held.pop(expert, None)

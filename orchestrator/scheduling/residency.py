@@ -118,6 +118,11 @@ class ResidencyManager:
         return sorted(name for name, s in self._slots.items() if s.awake)
 
     @property
+    def coordinated(self) -> bool:
+        """[issue 14] Shared with other replicas: residency may change without a local event."""
+        return not isinstance(self._coord, InProcessCoordinator)
+
+    @property
     def swapping(self) -> bool:
         return self._lock.locked()
 
@@ -193,23 +198,26 @@ class ResidencyManager:
 
     async def start(self) -> None:
         """Learn who is asleep (``/is_sleeping``), then sleep experts until the awake set fits."""
-        states = await asyncio.gather(*(self._probe(s) for s in self._slots.values()))
-        for slot, asleep in zip(self._slots.values(), states, strict=True):
-            slot.awake = not asleep
-        # [issue 14] publish what the servers said, then follow the other replicas.
+        # [issue 14] follow the other replicas; probe and publish under the shared swap lock so no
+        # replica's swap lands between what the servers said and what is written.
         await self._coord.start(list(self._slots), lambda e: self._slots[e].pins, self._set_awake)
-        async with self._lock, self._coord.swap_lock():
-            for slot in self._slots.values():
-                await (self._coord.after_wake(slot.name) if slot.awake else self._coord.after_sleep(slot.name))
-            for slot in reversed(list(self._slots.values())):  # keep the first-listed awake
-                if self.free_gb() >= 0:
-                    break
-                if slot.awake:
-                    try:
-                        await self._evict(slot)
-                    except ExpertUnavailable as exc:  # a server that is down holds no GPU memory
-                        slot.awake = False
-                        self.events.append(TraceEvent(kind="error", expert=slot.name, detail=str(exc), at=self._clock()))
+        try:
+            async with self._lock, self._coord.swap_lock():
+                states = await asyncio.gather(*(self._probe(s) for s in self._slots.values()))
+                for slot, asleep in zip(self._slots.values(), states, strict=True):
+                    slot.awake = not asleep
+                    await (self._coord.after_sleep(slot.name) if asleep else self._coord.after_wake(slot.name))
+                for slot in reversed(list(self._slots.values())):  # keep the first-listed awake
+                    if self.free_gb() >= 0:
+                        break
+                    if slot.awake:
+                        try:
+                            await self._evict(slot)
+                        except ExpertUnavailable as exc:  # a server that is down holds no GPU memory
+                            slot.awake = False
+                            self.events.append(TraceEvent(kind="error", expert=slot.name, detail=str(exc), at=self._clock()))
+        except ExpertUnavailable as exc:  # [issue 14] coordination down: start anyway, swaps are refused until it returns
+            self.events.append(TraceEvent(kind="error", expert="residency", detail=str(exc), at=self._clock()))
 
     async def ensure_awake(self, expert: str) -> None:
         """On-demand: make room by sleeping the least recently used experts, then wake ``expert``."""

@@ -36,6 +36,7 @@ from orchestrator.scheduling.residency import ResidencyManager
 __all__ = ["Scheduler"]
 
 _WAIT_SAMPLES = 20_000
+_COORDINATED_POLL_S = 0.05
 _log = logging.getLogger(__name__)
 
 
@@ -141,6 +142,8 @@ class Scheduler:
                 _log.exception("scheduler iteration failed; retrying shortly")
                 deadline = now + 0.1
             timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            if self.residency is not None and self.residency.coordinated:  # [issue 14] other replicas'
+                timeout = min(timeout if timeout is not None else _COORDINATED_POLL_S, _COORDINATED_POLL_S)  # swaps raise no local event
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
