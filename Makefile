@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE=1
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast test-vllm bench clean
+.PHONY: install demo test test-fast test-vllm bench clean redis-server
 
 # torch is pinned through constraints-cpu.txt: pip then takes the local CPU build instead of
 # a multi-GB CUDA one.
@@ -24,7 +24,14 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m orchestrator.demo
 
-test: $(STAMP)
+# The Redis tests run a real redis-server (Debian's package); install it once if it is missing.
+redis-server:
+	@command -v redis-server >/dev/null || { command -v apt-get >/dev/null && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+	  $$( [ "$$(id -u)" = 0 ] || echo sudo ) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; } || \
+	  echo "warning: could not install redis-server; the Redis tests will skip"
+
+test: $(STAMP) redis-server
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)

@@ -246,6 +246,15 @@ class GatewaySettings(_Model):
     max_prompt_tokens: PosInt = 32_000
     default_max_tokens: PosInt = 1024
     cors_origins: list[str] = Field(default_factory=list)
+    # Shared state for several replicas (issue 14): rate limits and residency leases in Redis.
+    redis_url: str | None = Field(default=None, description="redis://host:port/db; unset = state in this process")
+    redis_url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="env var holding the URL (it may carry a password)")
+    redis_failure: Literal["open", "closed"] = Field(
+        default="open", description="Redis unreachable: 'open' admits requests (limits not enforced), 'closed' answers 503"
+    )
+
+    def resolved_redis_url(self) -> str | None:
+        return (os.environ.get(self.redis_url_env) if self.redis_url_env else None) or self.redis_url
 
 
 class SimulatorSettings(_Model):

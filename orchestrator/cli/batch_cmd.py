@@ -54,6 +54,9 @@ def batch(
     experts: str = typer.Option("", "--experts", help="comma-separated experts for rows that name none"),
     max_tokens: int = typer.Option(512, "--max-tokens", help="default max_tokens when a row sets none"),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
+    ray_address: str | None = typer.Option(
+        None, "--ray", help="run on Ray: 'auto' (the running cluster), host:port or ray://..., or 'local' (start one here)"
+    ),
 ) -> None:
     """Run every query on its experts, waking each expert once (within the GPU-memory budget)."""
     from orchestrator.config import load_config
@@ -68,7 +71,12 @@ def batch(
         async with ExpertClient(config) as client:
             return await run_offline_batch(config, client, assignments, progress=progress)
 
-    results = asyncio.run(run())
+    if ray_address:  # [issue 14] shards on Ray Data, each grouped by expert; same records as below
+        from orchestrator.distributed.ray_batch import run_batch_on_ray
+
+        results = run_batch_on_ray(config, config_path.read_text(encoding="utf-8"), assignments, address=ray_address)
+    else:
+        results = asyncio.run(run())
     failed = 0
     with out.open("w", encoding="utf-8") as f:
         for qid, completions in results.items():

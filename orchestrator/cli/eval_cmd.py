@@ -69,13 +69,13 @@ def _compare(a: Path, b: Path, as_json: bool) -> None:
     _wide().print(comparison_table(diff, rb.cost_unit or ra.cost_unit))
 
 
-def _run(options: Any, out: Path, as_json: bool) -> None:
+def _run(options: Any, out: Path, as_json: bool, embedder: Any = None) -> None:
     from orchestrator.evaluation.render import category_table, policy_table
     from orchestrator.evaluation.runner import run_evaluation
 
     # Libraries that print to stdout must not corrupt the --json stream.
     with contextlib.redirect_stdout(sys.stderr), _RichProgress() as progress:
-        result = run_evaluation(options, progress=progress)
+        result = run_evaluation(options, progress=progress, embedder=embedder)
         try:
             plots = _write_outputs(result, out)
         except OSError as exc:
@@ -111,6 +111,9 @@ def eval_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for 95% intervals (0 = none)"),
     embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="reuse embeddings cached under artifacts/embeddings"),
     compare: tuple[Path, Path] | None = typer.Option(None, "--compare", help="two report.json files: show what changed from A to B"),
+    ray_address: str | None = typer.Option(
+        None, "--ray", help="embed the prompts on Ray: 'auto' (the running cluster), host:port or ray://..., or 'local'"
+    ),
 ) -> None:
     """Evaluate routing policies offline: accuracy, cost, cost-of-pass, APGR/CPT, gap recovered, plots."""
     if compare is not None:
@@ -124,7 +127,14 @@ def eval_command(
     options = EvalOptions(
         data=data, config_path=config, artifacts=artifacts, split=split, seed=seed, k=k, n_boot=bootstrap, embedding_cache=cache
     )
-    _run(options, out or Path("reports") / f"{data.stem}-{split}", as_json)
+    embedder = None
+    if ray_address:  # [issue 14] the embedding, which grows with rows, sharded over Ray Data actors
+        from orchestrator.distributed.ray_embed import RayEmbedder
+        from orchestrator.evaluation import runner
+
+        embedder = RayEmbedder(ray_address, factory=runner._default_embedder)
+        options.embed_chunk, options.embedding_cache = 1_000_000, None
+    _run(options, out or Path("reports") / f"{data.stem}-{split}", as_json, embedder)
 
 
 def register(app: typer.Typer) -> None:

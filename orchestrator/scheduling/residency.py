@@ -29,6 +29,7 @@ import httpx
 from orchestrator.config import Config, ExpertConfig
 from orchestrator.errors import ExpertUnavailable
 from orchestrator.experts.types import TraceEvent
+from orchestrator.scheduling.coordination import InProcessCoordinator, ResidencyCoordinator
 
 __all__ = ["ResidencyManager"]
 
@@ -67,7 +68,11 @@ class ResidencyManager:
         http_transport: httpx.AsyncBaseTransport | None = None,
         request_timeout_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        coordinator: ResidencyCoordinator | None = None,
     ):
+        # [issue 14] Several gateway replicas share residency through the coordinator (Redis):
+        # dispatch only to experts it confirms awake, swap only under its lock.
+        self._coord: ResidencyCoordinator = coordinator or InProcessCoordinator()
         self.budget_gb = budget_gb if budget_gb is not None else config.scheduler.gpu_memory_budget_gb
         self.sleep_level = sleep_level if sleep_level is not None else config.scheduler.sleep_level
         self._http = http_client or httpx.AsyncClient(timeout=request_timeout_s, transport=http_transport)
@@ -91,16 +96,21 @@ class ResidencyManager:
 
     def is_awake(self, expert: str) -> bool:
         slot = self._slots.get(expert)
-        return slot is None or slot.awake
+        return slot is None or (slot.awake and self._coord.confirmed(expert))  # [issue 14] unconfirmed -> plan a swap_in
 
     def dispatchable(self, expert: str) -> bool:
         """Awake and not being drained for a swap: new requests may start now."""
         slot = self._slots.get(expert)
-        return slot is None or (slot.awake and not slot.draining)
+        return slot is None or (slot.awake and not slot.draining and self._coord.confirmed(expert))  # [issue 14]
 
     @property
     def awake(self) -> list[str]:
         return sorted(name for name, s in self._slots.items() if s.awake)
+
+    @property
+    def coordinated(self) -> bool:
+        """[issue 14] Shared with other replicas: residency may change without a local event."""
+        return not isinstance(self._coord, InProcessCoordinator)
 
     @property
     def swapping(self) -> bool:
@@ -141,7 +151,7 @@ class ResidencyManager:
         slot = self._slots.get(expert)
         if slot is None:
             return True
-        if not slot.awake or slot.draining:
+        if not slot.awake or slot.draining or not self._coord.confirmed(expert):  # [issue 14]
             return False
         slot.pins += 1
         slot.idle.clear()
@@ -175,19 +185,26 @@ class ResidencyManager:
 
     async def start(self) -> None:
         """Learn who is asleep (``/is_sleeping``), then sleep experts until the awake set fits."""
-        states = await asyncio.gather(*(self._probe(s) for s in self._slots.values()))
-        for slot, asleep in zip(self._slots.values(), states, strict=True):
-            slot.awake = not asleep
-        async with self._lock:
-            for slot in reversed(list(self._slots.values())):  # keep the first-listed awake
-                if self.free_gb() >= 0:
-                    break
-                if slot.awake:
-                    try:
-                        await self._evict(slot)
-                    except ExpertUnavailable as exc:  # a server that is down holds no GPU memory
-                        slot.awake = False
-                        self.events.append(TraceEvent(kind="error", expert=slot.name, detail=str(exc), at=self._clock()))
+        # [issue 14] follow the other replicas; probe and publish under the shared swap lock so no
+        # replica's swap lands between what the servers said and what is written.
+        await self._coord.start(list(self._slots), lambda e: self._slots[e].pins, self._set_awake)
+        try:
+            async with self._lock, self._coord.swap_lock():
+                states = await asyncio.gather(*(self._probe(s) for s in self._slots.values()))
+                for slot, asleep in zip(self._slots.values(), states, strict=True):
+                    slot.awake = not asleep
+                    await (self._coord.after_sleep(slot.name) if asleep else self._coord.after_wake(slot.name))
+                for slot in reversed(list(self._slots.values())):  # keep the first-listed awake
+                    if self.free_gb() >= 0:
+                        break
+                    if slot.awake:
+                        try:
+                            await self._evict(slot)
+                        except ExpertUnavailable as exc:  # a server that is down holds no GPU memory
+                            slot.awake = False
+                            self.events.append(TraceEvent(kind="error", expert=slot.name, detail=str(exc), at=self._clock()))
+        except ExpertUnavailable as exc:  # [issue 14] coordination down: start anyway, swaps are refused until it returns
+            self.events.append(TraceEvent(kind="error", expert="residency", detail=str(exc), at=self._clock()))
 
     async def ensure_awake(self, expert: str) -> list[TraceEvent]:
         """On-demand: make room by sleeping the least recently used experts, then wake ``expert``."""
@@ -200,9 +217,12 @@ class ResidencyManager:
         slot = self._slots.get(expert)
         if slot is None:
             return []
-        async with self._lock:
+        async with self._lock, self._coord.swap_lock():
+            for name, awake in (await self._coord.shared_awake()).items():  # [issue 14] other replicas' swaps
+                self._set_awake(name, awake)
             if slot.awake and not slot.draining:
-                return []
+                if self._coord.confirmed(expert) or await self._coord.take(expert):
+                    return []
             done: list[TraceEvent] = []
             for name in victims:
                 victim = self._slots[name]
@@ -214,6 +234,7 @@ class ResidencyManager:
             return done
 
     async def aclose(self) -> None:
+        await self._coord.aclose()
         if self._owns_http:
             await self._http.aclose()
 
@@ -227,8 +248,10 @@ class ResidencyManager:
         slot.draining = True
         try:
             await slot.idle.wait()
+            await self._coord.before_sleep(slot.name)  # [issue 14] other replicas stop and drain first
             event = await self._post(slot, "/sleep", {"level": self.sleep_level}, "sleep")
             slot.awake = False
+            await self._coord.after_sleep(slot.name)
             self.sleeps += 1
             return event
         finally:
@@ -236,6 +259,7 @@ class ResidencyManager:
 
     async def _wake(self, slot: _Slot) -> TraceEvent:
         event = await self._post(slot, "/wake_up", None, "wake")
+        await self._coord.after_wake(slot.name)  # [issue 14] confirmed awake: others may take leases
         slot.awake = True
         slot.last_used = self._clock()
         self.wakes += 1
@@ -260,6 +284,22 @@ class ResidencyManager:
         event = TraceEvent(kind=kind, expert=slot.name, detail=f"{path} took {took:.3f} s", at=started)
         self.events.append(event)
         return event
+
+    def _set_awake(self, expert: str, awake: bool) -> None:
+        slot = self._slots.get(expert)
+        if slot is not None and not slot.draining:
+            slot.awake = awake
+
+    async def recheck(self, expert: str) -> None:
+        """[issue 14] After a failed dispatch: ask the server itself whether it sleeps (another
+        replica, or an operator, may have put it to sleep) and stop sending to it if so."""
+        slot = self._slots.get(expert)
+        if slot is None or not await self._probe(slot):
+            return
+        slot.awake = False
+        self.events.append(TraceEvent(kind="error", expert=expert, detail="found asleep after a failed request", at=self._clock()))
+        with contextlib.suppress(ExpertUnavailable):
+            await self._coord.after_sleep(expert)
 
     async def _probe(self, slot: _Slot) -> bool:
         try:

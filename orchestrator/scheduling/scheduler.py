@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.config import Config
-from orchestrator.errors import ExpertError, ExpertUnavailable
+from orchestrator.errors import ExpertError, ExpertTimeout, ExpertUnavailable
 from orchestrator.experts.client import ExpertClient
 from orchestrator.experts.streaming import ExpertStream
 from orchestrator.experts.types import Completion, TraceEvent
@@ -43,6 +43,7 @@ from orchestrator.scheduling.residency import ResidencyManager
 __all__ = ["Grant", "Scheduler"]
 
 _WAIT_SAMPLES = 20_000
+_COORDINATED_POLL_S = 0.05
 _log = logging.getLogger(__name__)
 
 
@@ -79,6 +80,7 @@ class Scheduler:
         self._loop_task: asyncio.Task | None = None
         self._swap_task: asyncio.Task | None = None
         self._evicting: set[str] = set()
+        self._tasks: set[asyncio.Task] = set()
         self._closed = False
         self._waits: list[float] = []
         self.batches = 0
@@ -104,6 +106,8 @@ class Scheduler:
             for r in q.take(len(q), self._clock()):
                 if not r.future.done():
                     r.future.set_exception(ExpertUnavailable(r.expert, "the scheduler shut down before this request ran"))
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def __aenter__(self) -> Scheduler:
         await self.start()
@@ -118,18 +122,21 @@ class Scheduler:
         """One completion from ``expert`` once the scheduler grants it a slot; ``urgent`` is the
         zero-wait lane (dispatched as soon as the expert is awake, no micro-batch wait)."""
         self.client.expert(expert)  # unknown expert -> ModelNotFound now, not later
-        grant = Grant()
+        grant: Grant | None = None
         try:
             async with self.slot(expert, urgent=urgent) as grant:
                 completion = await self.client.complete(expert, messages, params)
         except ExpertError as exc:
             self.failed += 1
-            exc.events[:0] = grant.events
+            if grant is not None:  # the call itself failed (not the wait for a slot)
+                exc.events[:0] = grant.events
+                self._recheck_after(expert, exc)
             raise
         except Exception as exc:  # a bug must still answer the caller with an expert error, not hang it
             self.failed += 1
             raise ExpertUnavailable(expert, f"internal error: {type(exc).__name__}: {exc}") from exc
         self.completed += 1
+        assert grant is not None
         completion.events[:0] = grant.events
         completion.queue_s = grant.queue_s
         return completion
@@ -143,13 +150,17 @@ class Scheduler:
 
         @contextlib.asynccontextmanager
         async def admission(out: ExpertStream) -> AsyncIterator[None]:
+            granted = False
             try:
                 async with self.slot(expert, urgent=urgent) as grant:
+                    granted = True
                     out.events[:0] = grant.events
                     out.queue_s = grant.queue_s
                     yield
-            except Exception:
+            except Exception as exc:
                 self.failed += 1
+                if granted and isinstance(exc, ExpertError):
+                    self._recheck_after(expert, exc)
                 raise
             self.completed += 1
 
@@ -212,6 +223,8 @@ class Scheduler:
                 _log.exception("scheduler iteration failed; retrying shortly")
                 deadline = now + 0.1
             timeout = None if deadline is None else max(0.0, deadline - self._clock())
+            if self.residency is not None and self.residency.coordinated:  # [issue 14] other replicas'
+                timeout = min(timeout if timeout is not None else _COORDINATED_POLL_S, _COORDINATED_POLL_S)  # swaps raise no local event
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout)
             except TimeoutError:
@@ -284,6 +297,16 @@ class Scheduler:
         waited = self._clock() - arrived
         queued = TraceEvent(kind="queue", expert=q.name, detail=f"waited {waited * 1000:.1f} ms for a slot", at=arrived)
         return Grant(waited, [queued, *request.events])
+
+    def _recheck_after(self, expert: str, exc: ExpertError) -> None:
+        """[issue 14] A server that stopped answering may have been put to sleep by another replica."""
+        if self.residency is not None and isinstance(exc, ExpertUnavailable | ExpertTimeout):
+            self._spawn(self.residency.recheck(expert))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ swaps
 

@@ -24,8 +24,8 @@ from services.gateway.auth import ApiKeys, load_api_keys
 from services.gateway.errors import install_error_handlers
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import RequestContext
-from services.gateway.ratelimit import RateLimiter
 from services.gateway.routes import admin, chat, health, models, route
+from services.gateway.shared_state import make_limiter
 from services.gateway.state import GatewayState
 
 __all__ = ["create_app"]
@@ -53,7 +53,7 @@ def create_app(
         config=config,
         keys=api_keys if api_keys is not None else load_api_keys(config, env),
         metrics=GatewayMetrics(),
-        limiter=RateLimiter(settings.rate_limit_rpm) if settings.rate_limit_rpm else None,
+        limiter=make_limiter(config),  # [issue 14] in Redis when gateway.redis_url is set
         artifacts=Path(artifacts) if artifacts is not None else None,
         router_tier=router_tier,
         router=router,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Annotated
 
@@ -24,7 +25,7 @@ def request_id(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "-")
 
 
-def authorize(request: Request, gateway: GatewayDep) -> str:
+async def authorize(request: Request, gateway: GatewayDep) -> str:
     """The caller's identity (a key hash prefix, or the client address when auth is off),
     after checking the bearer key and taking a rate-limit token."""
     if gateway.keys.enabled:
@@ -39,6 +40,8 @@ def authorize(request: Request, gateway: GatewayDep) -> str:
         identity = f"ip:{request.client.host if request.client else '-'}"
     if gateway.limiter is not None:
         wait_s = gateway.limiter.acquire(identity)
+        if inspect.isawaitable(wait_s):  # the Redis limiter (shared by replicas) is async
+            wait_s = await wait_s
         if wait_s > 0:
             raise GatewayHTTPError(
                 429,

@@ -27,7 +27,7 @@ from orchestrator.scheduling.scheduler import Scheduler
 from services.gateway.auth import ApiKeys, load_api_keys
 from services.gateway.catalog import Catalog
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.ratelimit import RateLimiter
+from services.gateway.shared_state import make_limiter
 
 __all__ = ["GatewayState", "ReloadReport"]
 
@@ -54,7 +54,7 @@ class GatewayState:
     config: Config
     keys: ApiKeys
     metrics: GatewayMetrics
-    limiter: RateLimiter | None = None
+    limiter: Any | None = None  # RateLimiter, or RedisRateLimiter shared by replicas
     artifacts: Path | None = None
     router_tier: str = "minilm"
     """Embedding tier of a router loaded from artifacts: ``minilm`` or ``static`` (the distilled fast tier)."""
@@ -76,6 +76,8 @@ class GatewayState:
             self.scheduler = await self._start_scheduler(self.config, self.client)
             self._owned.append(self.scheduler)
         self.client = self.scheduler.client
+        if hasattr(self.limiter, "aclose"):
+            self._owned.append(self.limiter)  # [issue 14] the Redis limiter's connection pool
         self.metrics.bind_scheduler(self.scheduler.stats)
         if self.router is None:
             await self._load_router(self.config)
@@ -86,11 +88,15 @@ class GatewayState:
     async def _start_scheduler(self, config: Config, client: ExpertClient | None) -> Scheduler:
         """A scheduler (with its residency manager when a memory budget is set) over ``client``,
         or over a new client this state owns."""
+        from orchestrator.scheduling.coordination import coordinator_for
         from orchestrator.scheduling.residency import ResidencyManager
 
         owns_client = client is None
         client = client or ExpertClient(config)
-        residency = ResidencyManager(config) if config.scheduler.gpu_memory_budget_gb is not None else None
+        residency = None
+        if config.scheduler.gpu_memory_budget_gb is not None:
+            # [issue 14] replicas share residency through Redis when gateway.redis_url is set
+            residency = ResidencyManager(config, coordinator=coordinator_for(config))
         scheduler = _OwnedScheduler(config, client, residency=residency, owns_client=owns_client)
         await scheduler.start()
         return scheduler
@@ -195,8 +201,14 @@ class GatewayState:
     def _reload_gateway(self, new: Config, report: ReloadReport) -> None:
         old, now = self.config.gateway, new.gateway
         self.keys = load_api_keys(new, self.environ)
-        if now.rate_limit_rpm != old.rate_limit_rpm:
-            self.limiter = RateLimiter(now.rate_limit_rpm) if now.rate_limit_rpm else None
+        shared = ("rate_limit_rpm", "redis_url", "redis_url_env", "redis_failure")
+        if any(getattr(now, k) != getattr(old, k) for k in shared):
+            if self.limiter in self._owned:
+                self._owned.remove(self.limiter)
+                asyncio.get_running_loop().create_task(self.limiter.aclose())
+            self.limiter = make_limiter(new)
+            if hasattr(self.limiter, "aclose"):
+                self._owned.append(self.limiter)
         fixed = [k for k in ("host", "port", "max_body_bytes", "cors_origins") if getattr(now, k) != getattr(old, k)]
         if fixed:
             report.warnings.append(f"gateway.{', gateway.'.join(fixed)} apply only at start-up: restart the gateway")
