@@ -268,8 +268,16 @@ class DeltaMessage(OpenAIBaseModel):
     tool_calls: list[dict[str, Any]] | None = None
 
 
-class ChatCompletionStreamChoice(OpenAIBaseModel):
+class _IndexedChoice(OpenAIBaseModel):
+    """A stream choice: ``index`` is required by OpenAI's schema, so it is always sent."""
+
     index: int = 0
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.add("index")  # sent even with exclude_unset (the SDK's .stream() needs it)
+
+
+class ChatCompletionStreamChoice(_IndexedChoice):
     delta: DeltaMessage
     logprobs: Any | None = None
     finish_reason: str | None = None
@@ -324,8 +332,7 @@ class CompletionResponse(OpenAIBaseModel):
     metrics: dict[str, Any] | None = None
 
 
-class CompletionStreamChoice(OpenAIBaseModel):
-    index: int = 0
+class CompletionStreamChoice(_IndexedChoice):
     text: str
     logprobs: Any | None = None
     finish_reason: str | None = None

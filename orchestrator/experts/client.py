@@ -153,14 +153,16 @@ class ExpertClient:
         assert last is not None
         raise last
 
-    def stream_completion(self, expert: str, messages: list[dict], params: dict | None = None) -> ExpertStream:
+    def stream_completion(self, expert: str, messages: list[dict], params: dict | None = None, *, parts: bool = False) -> ExpertStream:
         """A streamed call: iterate for content deltas, then read usage, cost and TTFT off it.
 
         Failures before the first delta are retried; after it they propagate (with ``.events``).
         Nothing is sent until the first iteration, and an unknown expert raises there too.
+        ``parts=True`` yields :class:`StreamPart` objects instead of text, so tool-call and
+        logprob deltas reach a pass-through caller too.
         """
         stream = ExpertStream(expert)
-        stream._deltas = self._stream(stream, messages, dict(params or {}))
+        stream._deltas = self._stream(stream, messages, dict(params or {}), parts)
         return stream
 
     def stream(self, expert: str, messages: list[dict], params: dict | None = None) -> ExpertStream:
@@ -208,10 +210,12 @@ class ExpertClient:
                 cost_usd=cfg.price.cost(raw.prompt_tokens, raw.completion_tokens),
                 attempts=attempts,
                 events=events,
+                tool_calls=raw.tool_calls,
+                logprobs=raw.logprobs,
             )
         raise AssertionError("unreachable: the loop returns or raises")
 
-    async def _stream(self, out: ExpertStream, messages: list[dict], params: dict) -> AsyncGenerator[str, None]:
+    async def _stream(self, out: ExpertStream, messages: list[dict], params: dict, parts: bool = False) -> AsyncGenerator[Any, None]:
         cfg = self.expert(out.expert)
         start = self._clock()
         for attempt in range(cfg.max_retries + 1):
@@ -220,7 +224,9 @@ class ExpertClient:
                 async with self._slot(cfg, out.events):
                     async for part in self.transport_for(cfg).stream(cfg, messages, params, cfg.timeout_s):
                         out._record(part, self._clock() - start)
-                        if part.content:
+                        if parts and part.has_output:
+                            yield part
+                        elif part.content and not parts:
                             yield part.content
                 break
             except ExpertError as exc:

@@ -60,6 +60,8 @@ def _parse(expert: str, body: Any) -> RawCompletion:
             finish_reason=choice.get("finish_reason") or "stop",
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            tool_calls=choice["message"].get("tool_calls") or None,
+            logprobs=choice.get("logprobs") or None,
         )
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise ExpertResponseError(expert, f"malformed completion: {str(body)[:200]}", 502) from exc
@@ -144,13 +146,15 @@ def _part(expert: str, data: str) -> StreamPart | None:
         raise ExpertResponseError(expert, str(err.get("message")), int(err.get("code") or 500))
     choices = chunk.get("choices") or []
     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    content = (choice.get("delta") or {}).get("content") or ""
+    delta = choice.get("delta") or {}
+    content = delta.get("content") or ""
     finish_reason = choice.get("finish_reason")
     # The usage chunk has no choices; with continuous_usage_stats every chunk has one (the last wins).
     usage = _usage(expert, chunk.get("usage"))
-    if not content and finish_reason is None and usage is None:
+    part = StreamPart(content, finish_reason, usage, delta.get("tool_calls") or None, choice.get("logprobs") or None)
+    if not part.has_output and finish_reason is None and usage is None:
         return None
-    return StreamPart(content=content, finish_reason=finish_reason, usage=usage)
+    return part
 
 
 def _usage(expert: str, usage: Any) -> Usage | None:

@@ -21,10 +21,13 @@ from starlette.responses import Response, StreamingResponse
 
 from orchestrator.errors import ExpertError, InvalidRequest
 from orchestrator.experts import Completion, ExpertStream
+from orchestrator.experts.types import StreamPart
 from orchestrator.pipeline import RequestOptions
 from orchestrator.trace import Trace, TraceEvent
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
+from services.gateway.params import default_max_tokens, sampling_params, single_expert_reason
+from services.gateway.single_expert import check_category, route_single_expert
 from services.gateway.state import GatewayState
 from services.gateway.wire import (
     CHARS_PER_TOKEN,
@@ -32,8 +35,8 @@ from services.gateway.wire import (
     GatewayChatRequest,
     chat_response,
     orchestrator_headers,
+    prompt_tokens_estimate,
     request_messages,
-    sampling_params,
     text_stream,
 )
 
@@ -53,15 +56,24 @@ class ChatService:
         target = self.gw.catalog.resolve(body.model)
         settings = self.gw.config.gateway
         messages = request_messages(body, settings.max_prompt_tokens)
-        params = sampling_params(body, settings.default_max_tokens)
+        routed_headers: dict[str, str] = {}
+        if target.kind == "pipeline":
+            check_category(body.orchestrator, self.gw.catalog)
+            if single_expert_reason(body):
+                # Tools / logprobs are one expert's own output: route with k=1, then pass through.
+                target, routed_headers = await route_single_expert(self.gw, body, target, messages)
         if target.kind == "expert":
             assert target.expert is not None
             self.gw.metrics.completions.labels(kind="expert").inc()
+            prompt_tokens = prompt_tokens_estimate(body)
+            cap = default_max_tokens(self.gw.config.expert(target.expert), prompt_tokens, settings)
+            params = sampling_params(body, max_tokens=cap, single_expert=True)
             trace_id = request_id if want_trace or (body.orchestrator and body.orchestrator.trace) else None
             if body.stream:
-                return await self._direct_stream(body, target.expert, messages, params, trace_id)
-            return await self._direct(body, target.expert, messages, params, trace_id)
+                return await self._direct_stream(body, target.expert, messages, params, trace_id, routed_headers)
+            return await self._direct(body, target.expert, messages, params, trace_id, routed_headers)
         self.gw.metrics.completions.labels(kind="pipeline").inc()
+        params = sampling_params(body, max_tokens=settings.default_max_tokens, single_expert=False)
         return await self._pipeline(body, target, messages, params, request_id, want_trace)
 
     # ------------------------------------------------------------------ pipeline
@@ -100,20 +112,27 @@ class ChatService:
 
     # ------------------------------------------------------------------ direct
 
-    async def _direct(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
+    async def _direct(
+        self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None, routed: dict[str, str]
+    ) -> Response:
         try:
             completion = await self.gw.client.complete(expert, messages, params)
         except ExpertError:
             self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
             raise
         self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        headers = orchestrator_headers("direct", [expert], None, completion.cost_usd)
+        headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **routed}
         trace = _direct_trace(trace_id, completion) if trace_id else None
-        response = chat_response(body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace)
+        response = chat_response(
+            body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace,
+            tool_calls=completion.tool_calls, logprobs=completion.logprobs,
+        )
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
-    async def _direct_stream(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
-        stream = self.gw.client.stream_completion(expert, messages, params)
+    async def _direct_stream(
+        self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None, routed: dict[str, str]
+    ) -> Response:
+        stream = self.gw.client.stream_completion(expert, messages, params, parts=True)
         pump = _StreamPump(stream)
         try:
             first = await pump.first()  # an expert that is down fails here, with a proper status
@@ -125,11 +144,13 @@ class ChatService:
         async def events() -> AsyncIterator[str]:
             pieces = 0
             try:
-                yield writer.delta(first or "", role="assistant")
-                pieces += first is not None
-                async for delta in pump.rest():
+                yield writer.delta("", role="assistant")
+                if first is not None:
                     pieces += 1
-                    yield writer.delta(delta)
+                    yield _part_chunk(writer, first)
+                async for part in pump.rest():
+                    pieces += 1
+                    yield _part_chunk(writer, part)
             except ExpertError as exc:
                 self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
                 self.gw.metrics.errors.labels(type=type(exc).__name__).inc()
@@ -147,7 +168,7 @@ class ChatService:
                 yield writer.usage(completion.prompt_tokens, completion.completion_tokens)
             yield "data: [DONE]\n\n"
 
-        headers = orchestrator_headers("direct", [expert], None, None)
+        headers = {**orchestrator_headers("direct", [expert], None, None), **routed}
         return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
 
     def _streamed_completion(self, stream: ExpertStream, messages: list[dict], pieces: int) -> Completion:
@@ -161,6 +182,11 @@ class ChatService:
             completion.completion_tokens = pieces
             completion.cost_usd = self.gw.config.expert(stream.expert).price.cost(completion.prompt_tokens, pieces)
         return completion
+
+
+def _part_chunk(writer: ChunkWriter, part: StreamPart) -> str:
+    """An expert's stream part as our chunk: content, tool-call deltas and logprobs as it sent them."""
+    return writer.delta(part.content if part.content or not part.tool_calls else None, tool_calls=part.tool_calls, logprobs=part.logprobs)
 
 
 def _direct_trace(request_id: str, completion: Completion) -> dict[str, Any]:
