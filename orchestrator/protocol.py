@@ -39,6 +39,7 @@ __all__ = [
     "CompletionResponseChoice",
     "CompletionStreamChoice",
     "DeltaMessage",
+    "EmbeddingRequest",
     "ErrorInfo",
     "ErrorResponse",
     "FinishReason",
@@ -181,6 +182,16 @@ class CompletionRequest(_SamplingFields):
     @property
     def requested_max_tokens(self) -> int | None:
         return self.max_tokens
+
+
+class EmbeddingRequest(OpenAIBaseModel):
+    """``POST /v1/embeddings`` (OpenAI's fields; vLLM serves it for pooling models)."""
+
+    model: str | None = None
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = None
 
 
 class TokenizeRequest(OpenAIBaseModel):

@@ -36,6 +36,18 @@ def _translate(expert: str, timeout_s: float) -> Iterator[None]:
         raise ExpertUnavailable(expert, f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
 
 
+def _error(expert: str, response: httpx.Response) -> ExpertResponseError:
+    """The expert's error, keeping the ``param`` its OpenAI/vLLM envelope names."""
+    param = None
+    try:
+        body = response.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        param = err.get("param") if isinstance(err, dict) and isinstance(err.get("param"), str) else None
+    except ValueError:
+        pass
+    return ExpertResponseError(expert, _error_message(response), response.status_code, param)
+
+
 def _error_message(response: httpx.Response) -> str:
     """The ``error.message`` of an OpenAI/vLLM error envelope, else the start of the body."""
     try:
@@ -99,7 +111,7 @@ class HttpxTransport:
                 timeout=timeout_s,
             )
         if response.status_code >= 400:
-            raise ExpertResponseError(expert.name, _error_message(response), response.status_code)
+            raise _error(expert.name, response)
         try:
             body = response.json()
         except ValueError as exc:
@@ -118,7 +130,7 @@ class HttpxTransport:
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise ExpertResponseError(expert.name, _error_message(response), response.status_code)
+                    raise _error(expert.name, response)
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
                         continue

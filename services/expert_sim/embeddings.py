@@ -14,9 +14,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field
-
-from orchestrator.protocol import OpenAIBaseModel, random_id
+from orchestrator.protocol import EmbeddingRequest, random_id
 from services.expert_sim.state import RequestRejected, SimState, error_json, get_state
 from services.expert_sim.tokens import count_text
 
@@ -24,14 +22,6 @@ __all__ = ["router"]
 
 router = APIRouter()
 DIMENSIONS = 64
-
-
-class EmbeddingRequest(OpenAIBaseModel):
-    model: str | None = None
-    input: str | list[str] | list[int] | list[list[int]]
-    encoding_format: str = "float"
-    dimensions: int | None = Field(default=None, ge=1)
-    user: str | None = None
 
 
 def _vector(text: str, dims: int) -> list[float]:

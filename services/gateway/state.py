@@ -21,6 +21,7 @@ from services.gateway.auth import ApiKeys
 from services.gateway.catalog import Catalog
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ratelimit import RateLimiter
+from services.gateway.router_check import check_router_experts
 
 __all__ = ["GatewayState"]
 
@@ -42,6 +43,8 @@ class GatewayState:
     catalog: Catalog | None = None
     pipeline: Pipeline | None = None
     router_error: str | None = None
+    passthrough: Any | None = None
+    """Relay for /v1/completions and /v1/embeddings (services.gateway.passthrough)."""
     _owned: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -62,9 +65,18 @@ class GatewayState:
             self._owned.insert(0, self.scheduler)
         if residency is not None:
             self._owned.append(residency)
+        from services.gateway.passthrough import Passthrough
+
+        self.passthrough = Passthrough()
+        self._owned.append(self.passthrough)
         self.metrics.bind_scheduler(self.scheduler.stats)
         if self.router is None:
             await self._load_router()
+        if self.router is not None:
+            self.router, error = check_router_experts(self.router, self.config.expert_names)
+            if error is not None:
+                self.router_error = error
+                log.error(error)
         self.catalog = Catalog(self.config, self.router)
         if self.router is not None:
             self.pipeline = Pipeline(self.config, self.router, self.scheduler.submit)

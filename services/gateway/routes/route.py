@@ -14,6 +14,7 @@ from orchestrator.pipeline import RequestOptions
 from orchestrator.pipeline.nodes import last_user_text, route_kwargs
 from orchestrator.protocol import ChatMessage
 from services.gateway.deps import GatewayDep, authorize
+from services.gateway.openapi import ERRORS
 from services.gateway.wire import finite
 
 router = APIRouter(tags=["routing"], dependencies=[Depends(authorize)])
@@ -34,7 +35,10 @@ class RouteRequest(BaseModel):
         return self
 
 
-@router.post("/v1/route", summary="Routing decision only (no expert is called)")
+@router.post(
+    "/v1/route", summary="Routing decision only (no expert is called)", response_model=None,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}, "description": "the routing decision"}, **ERRORS},
+)
 async def route_request(body: RouteRequest, gateway: GatewayDep) -> JSONResponse:
     assert gateway.catalog is not None
     target = gateway.catalog.resolve(body.model)
