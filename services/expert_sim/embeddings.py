@@ -7,15 +7,17 @@ pass-through can be tested without an embedding model.
 
 from __future__ import annotations
 
+import base64
 import math
 import random
+import struct
 import time
 from typing import Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from orchestrator.protocol import EmbeddingRequest, random_id
-from services.expert_sim.state import RequestRejected, SimState, error_json, get_state
+from services.expert_sim.state import RequestRejected, SimState, get_state
 from services.expert_sim.tokens import count_text
 
 __all__ = ["router"]
@@ -31,14 +33,19 @@ def _vector(text: str, dims: int) -> list[float]:
     return [v / norm for v in raw]
 
 
+def _encoded(vector: list[float], encoding_format: str) -> list[float] | str:
+    """``float``: a JSON list; ``base64``: little-endian float32 bytes (what the openai SDK asks for)."""
+    if encoding_format == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return vector
+
+
 @router.post("/v1/embeddings")
 async def create_embeddings(body: EmbeddingRequest, state: SimState = Depends(get_state)) -> Response:
     try:
         state.check_model(body.model)
     except RequestRejected as exc:
         return exc.response
-    if body.encoding_format != "float":
-        return error_json("Only encoding_format 'float' is simulated.", "BadRequestError", 400, "encoding_format")
     inputs: list[Any] = [body.input] if isinstance(body.input, str) or (body.input and isinstance(body.input[0], int)) else list(body.input)
     texts = [t if isinstance(t, str) else " ".join(map(str, t)) for t in inputs]
     dims = body.dimensions or DIMENSIONS
@@ -48,7 +55,7 @@ async def create_embeddings(body: EmbeddingRequest, state: SimState = Depends(ge
         "object": "list",
         "created": int(time.time()),
         "model": state.settings.model_name,
-        "data": [{"index": i, "object": "embedding", "embedding": _vector(t, dims)} for i, t in enumerate(texts)],
+        "data": [{"index": i, "object": "embedding", "embedding": _encoded(_vector(t, dims), body.encoding_format)} for i, t in enumerate(texts)],
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens, "completion_tokens": 0, "prompt_tokens_details": None},
     }
     return JSONResponse(payload)

@@ -95,7 +95,7 @@ def chat_request(body: ResponsesRequest) -> GatewayChatRequest:
 
 def _usage(prompt: int, completion: int) -> dict[str, Any]:
     return {
-        "input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0},
+        "input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
         "output_tokens": completion, "output_tokens_details": {"reasoning_tokens": 0},
         "total_tokens": prompt + completion,
     }  # fmt: skip
