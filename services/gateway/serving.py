@@ -122,7 +122,7 @@ class ChatService:
             raise
         self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
         headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **routed}
-        trace = _direct_trace(trace_id, completion) if trace_id else None
+        trace = _direct_trace(trace_id, completion, self._max_cost(expert, body, params)) if trace_id else None
         response = chat_response(
             body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace,
             tool_calls=completion.tool_calls, logprobs=completion.logprobs,
@@ -162,7 +162,7 @@ class ChatService:
             completion = self._streamed_completion(stream, messages, pieces)
             self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
             # The cost is known only now, after the headers went out: it rides in the trace.
-            extra = {"trace": _direct_trace(trace_id, completion)} if trace_id else {}
+            extra = {"trace": _direct_trace(trace_id, completion, self._max_cost(expert, body, params))} if trace_id else {}
             yield writer.delta("", finish_reason=completion.finish_reason, **extra)
             if body.wants_usage_chunk:
                 yield writer.usage(completion.prompt_tokens, completion.completion_tokens)
@@ -170,6 +170,13 @@ class ChatService:
 
         headers = {**orchestrator_headers("direct", [expert], None, None), **routed}
         return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+
+    def _max_cost(self, expert: str, body: GatewayChatRequest, params: dict) -> float | None:
+        """The call's worst-case cost: the estimated prompt plus every token ``max_tokens`` allows."""
+        max_tokens = params.get("max_tokens")
+        if max_tokens is None:
+            return None
+        return self.gw.config.expert(expert).price.cost(prompt_tokens_estimate(body), max_tokens)
 
     def _streamed_completion(self, stream: ExpertStream, messages: list[dict], pieces: int) -> Completion:
         """The finished stream's usage and cost as the expert reported them (vLLM's usage chunk)."""
@@ -189,9 +196,11 @@ def _part_chunk(writer: ChunkWriter, part: StreamPart) -> str:
     return writer.delta(part.content if part.content or not part.tool_calls else None, tool_calls=part.tool_calls, logprobs=part.logprobs)
 
 
-def _direct_trace(request_id: str, completion: Completion) -> dict[str, Any]:
+def _direct_trace(request_id: str, completion: Completion, max_cost_usd: float | None = None) -> dict[str, Any]:
     """A one-event trace for a pass-through call, shaped like the pipeline's ``expert`` events."""
     decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
+    if max_cost_usd is not None:
+        decision["max_cost_usd"] = max_cost_usd  # estimated before the call, from max_tokens (capped by the context)
     if completion.ttft_s is not None:
         decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
     event = TraceEvent(

@@ -47,7 +47,7 @@ def live(sim_factory):
     experts = [
         # alpha: tool-capable, a 512-token context (as tests/vllm_cpu serves its model).
         {"name": "alpha", "model": "hosted_vllm/org/fid-alpha", "api_base": sim_factory("org/fid-alpha", max_model_len=512).api_base,
-         "tool_calling": True, "vllm": {"max_model_len": 512}, **common},
+         "tool_calling": True, "vllm": {"max_model_len": 512}, "price": {"input_per_mtok": 1.0, "output_per_mtok": 2.0}, **common},
         {"name": "beta", "model": "hosted_vllm/org/fid-beta", "api_base": sim_factory("org/fid-beta").api_base, **common},
         {"name": "delta", "model": "hosted_vllm/org/fid-delta", "api_base": _dead_base(), **common},
     ]  # fmt: skip
@@ -178,9 +178,14 @@ def test_langchain_bind_tools_and_structured_output(live):
 
 
 def test_request_without_max_tokens_fits_a_small_context(oai):
-    # Injecting max_tokens=1024 failed on a 512-token expert; now the expert's context caps it.
-    out = oai.chat.completions.create(model="alpha", messages=ASK)
+    # Injecting max_tokens=1024 failed on a 512-token expert; now the expert's context caps it,
+    # and the worst-case cost estimate uses that cap.
+    raw = oai.chat.completions.with_raw_response.create(model="alpha", messages=ASK, extra_body={"orchestrator": {"trace": True}})
+    out = raw.parse()
     assert out.choices[0].message.content and out.usage.completion_tokens < 512
+    (event,) = json.loads(raw.text)["trace"]["events"]
+    prompt = 4  # "What is 6 * 7?" at 4 characters a token; max_tokens = 512 - 4
+    assert event["decision"]["max_cost_usd"] == pytest.approx((prompt * 1.0 + (512 - prompt) * 2.0) / 1e6)
 
 
 # ---------------------------------------------------------------- 4. parameter ranges
