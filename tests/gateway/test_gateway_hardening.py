@@ -63,3 +63,8 @@ def test_router_with_some_unknown_experts_routes_only_among_known_ones(make_gate
     assert set(response.headers["x-orchestrator-experts"].split(",")) <= {"alpha", "beta"}
     assert router.allowed_seen[-1] == ["alpha", "beta"]
     assert set(EXPERTS) > {"alpha", "beta"}
+
+
+def test_route_endpoint_refuses_an_unknown_category(gateway):
+    response = gateway.post("/v1/route", json={"prompt": "hi", "orchestrator": {"category": "astrology"}})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "orchestrator.category"
