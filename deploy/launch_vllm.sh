@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # qwen2.5-7b-instruct: General-purpose instruct model; also the default aggregator and keyword annotator. (18 GB on GPU 1)
-CUDA_VISIBLE_DEVICES=1 VLLM_SERVER_DEV_MODE=1 vllm serve Qwen/Qwen2.5-7B-Instruct --served-model-name Qwen/Qwen2.5-7B-Instruct --host 0.0.0.0 --port 8101 --max-model-len 8192 --gpu-memory-utilization 0.23 --max-num-seqs 128 --enable-sleep-mode > logs/qwen2.5-7b-instruct.log 2>&1 &
+CUDA_VISIBLE_DEVICES=1 VLLM_SERVER_DEV_MODE=1 vllm serve Qwen/Qwen2.5-7B-Instruct --served-model-name Qwen/Qwen2.5-7B-Instruct --host 0.0.0.0 --port 8101 --max-model-len 8192 --gpu-memory-utilization 0.23 --max-num-seqs 128 --enable-sleep-mode --enable-auto-tool-choice --tool-call-parser hermes > logs/qwen2.5-7b-instruct.log 2>&1 &
 
 # llama-3.1-8b-instruct: General chat and writing. (19 GB on GPU 0)
 CUDA_VISIBLE_DEVICES=0 VLLM_SERVER_DEV_MODE=1 vllm serve meta-llama/Llama-3.1-8B-Instruct --served-model-name meta-llama/Llama-3.1-8B-Instruct --host 0.0.0.0 --port 8102 --max-model-len 8192 --gpu-memory-utilization 0.24 --max-num-seqs 128 --enable-sleep-mode > logs/llama-3.1-8b-instruct.log 2>&1 &

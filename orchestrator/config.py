@@ -101,6 +101,11 @@ class ExpertConfig(_Model):
     memory_gb: PosFloat | None = Field(default=None, description="GPU memory when awake (weights + KV)")
     vllm: VllmLaunch = Field(default_factory=VllmLaunch)
     lora: LoraAdapter | None = None
+    tool_calling: bool = Field(
+        default=False,
+        description="served with tool calling on (vLLM --enable-auto-tool-choice --tool-call-parser ...): "
+        "router/* sends requests with tools only to such experts",
+    )
     profile: dict[str, float] = Field(
         default_factory=dict, description="skill -> score, written by `orchestrator train --profile-out`"
     )
@@ -244,7 +249,13 @@ class GatewaySettings(_Model):
     rate_limit_rpm: PosInt | None = None
     max_body_bytes: PosInt = 1_000_000
     max_prompt_tokens: PosInt = 32_000
-    default_max_tokens: PosInt = 1024
+    default_max_tokens: PosInt | None = Field(
+        default=None,
+        description="max_tokens for a request that sets none, on an expert with no declared vllm.max_model_len "
+        "(None: leave it unset and the server fills the rest of its context)",
+    )
+    protect_metrics: bool = Field(default=False, description="/metrics needs an API key (when keys are configured)")
+    protect_docs: bool = Field(default=False, description="/docs, /redoc and /openapi.json need an API key (when keys are configured)")
     cors_origins: list[str] = Field(default_factory=list)
     # Shared state for several replicas (issue 14): rate limits and residency leases in Redis.
     redis_url: str | None = Field(default=None, description="redis://host:port/db; unset = state in this process")

@@ -112,8 +112,11 @@ class ExpertUnavailable(ExpertError):
 
 
 class ExpertResponseError(ExpertError):
-    def __init__(self, expert: str, message: str, status_code: int):
+    """The expert answered with an error; ``param`` is the field its error envelope named."""
+
+    def __init__(self, expert: str, message: str, status_code: int, param: str | None = None):
         self.status_code = status_code
+        self.param = param
         self.retryable = status_code in (408, 429) or status_code >= 500
         super().__init__(expert, f"HTTP {status_code}: {message}")
 

@@ -39,6 +39,7 @@ __all__ = [
     "CompletionResponseChoice",
     "CompletionStreamChoice",
     "DeltaMessage",
+    "EmbeddingRequest",
     "ErrorInfo",
     "ErrorResponse",
     "FinishReason",
@@ -183,6 +184,16 @@ class CompletionRequest(_SamplingFields):
         return self.max_tokens
 
 
+class EmbeddingRequest(OpenAIBaseModel):
+    """``POST /v1/embeddings`` (OpenAI's fields; vLLM serves it for pooling models)."""
+
+    model: str | None = None
+    input: str | list[str] | list[int] | list[list[int]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(default=None, ge=1)
+    user: str | None = None
+
+
 class TokenizeRequest(OpenAIBaseModel):
     """``POST /tokenize``: either a raw ``prompt`` or chat ``messages``."""
 
@@ -268,8 +279,16 @@ class DeltaMessage(OpenAIBaseModel):
     tool_calls: list[dict[str, Any]] | None = None
 
 
-class ChatCompletionStreamChoice(OpenAIBaseModel):
+class _IndexedChoice(OpenAIBaseModel):
+    """A stream choice: ``index`` is required by OpenAI's schema, so it is always sent."""
+
     index: int = 0
+
+    def model_post_init(self, context: Any, /) -> None:
+        self.__pydantic_fields_set__.add("index")  # sent even with exclude_unset (the SDK's .stream() needs it)
+
+
+class ChatCompletionStreamChoice(_IndexedChoice):
     delta: DeltaMessage
     logprobs: Any | None = None
     finish_reason: str | None = None
@@ -324,8 +343,7 @@ class CompletionResponse(OpenAIBaseModel):
     metrics: dict[str, Any] | None = None
 
 
-class CompletionStreamChoice(OpenAIBaseModel):
-    index: int = 0
+class CompletionStreamChoice(_IndexedChoice):
     text: str
     logprobs: Any | None = None
     finish_reason: str | None = None

@@ -158,17 +158,19 @@ class ExpertClient:
         raise last
 
     def stream_completion(
-        self, expert: str, messages: list[dict], params: dict | None = None, *, admission: Admission | None = None
+        self, expert: str, messages: list[dict], params: dict | None = None, *, parts: bool = False, admission: Admission | None = None
     ) -> ExpertStream:
         """A streamed call: iterate for content deltas, then read usage, cost and TTFT off it.
 
         Failures before the first delta are retried; after it they propagate (with ``.events``).
         Nothing is sent until the first iteration, and an unknown expert raises there too.
-        ``admission(stream)``, when given, is entered before the first attempt and held until the
-        stream ends: the scheduler's slot (its expert stays awake, its queue wait is recorded).
+        ``parts=True`` yields :class:`StreamPart` objects instead of text, so tool-call and
+        logprob deltas reach a pass-through caller too. ``admission(stream)``, when given, is
+        entered before the first attempt and held until the stream ends: the scheduler's slot
+        (its expert stays awake, its queue wait is recorded).
         """
         stream = ExpertStream(expert)
-        stream._deltas = self._stream(stream, messages, dict(params or {}), admission)
+        stream._deltas = self._stream(stream, messages, dict(params or {}), parts, admission)
         return stream
 
     def stream(self, expert: str, messages: list[dict], params: dict | None = None) -> ExpertStream:
@@ -216,17 +218,19 @@ class ExpertClient:
                 cost_usd=cfg.price.cost(raw.prompt_tokens, raw.completion_tokens),
                 attempts=attempts,
                 events=events,
+                tool_calls=raw.tool_calls,
+                logprobs=raw.logprobs,
             )
         raise AssertionError("unreachable: the loop returns or raises")
 
-    async def _stream(self, out: ExpertStream, messages: list[dict], params: dict, admission: Admission | None) -> AsyncGenerator[str, None]:
+    async def _stream(self, out: ExpertStream, messages: list[dict], params: dict, parts: bool, admission: Admission | None) -> AsyncGenerator[Any, None]:
         cfg = self.expert(out.expert)
         async with admission(out) if admission is not None else contextlib.nullcontext():
-            async with contextlib.aclosing(self._attempts(cfg, out, messages, params)) as deltas:
+            async with contextlib.aclosing(self._attempts(cfg, out, messages, params, parts)) as deltas:
                 async for delta in deltas:
                     yield delta
 
-    async def _attempts(self, cfg: ExpertConfig, out: ExpertStream, messages: list[dict], params: dict) -> AsyncGenerator[str, None]:
+    async def _attempts(self, cfg: ExpertConfig, out: ExpertStream, messages: list[dict], params: dict, parts: bool) -> AsyncGenerator[Any, None]:
         start = self._clock()
         for attempt in range(cfg.max_retries + 1):
             out.attempts += 1
@@ -234,7 +238,9 @@ class ExpertClient:
                 async with self._slot(cfg, out.events):
                     async for part in self.transport_for(cfg).stream(cfg, messages, params, cfg.timeout_s):
                         out._record(part, self._clock() - start)
-                        if part.content:
+                        if parts and part.has_output:
+                            yield part
+                        elif part.content and not parts:
                             yield part.content
                 break
             except ExpertError as exc:

@@ -40,6 +40,7 @@ class ExpertStream:
         self.events: list[TraceEvent] = []
         self.done = False
         self._pieces: list[str] = []
+        self._other_output = False  # tool-call or logprob deltas were yielded (no retry after them)
         self._deltas: AsyncGenerator[str, None] | None = None
 
     # ------------------------------------------------------------------ iteration
@@ -67,7 +68,7 @@ class ExpertStream:
     @property
     def started(self) -> bool:
         """True once content has been yielded (a failure after that is not retried)."""
-        return bool(self._pieces)
+        return bool(self._pieces) or self._other_output
 
     @property
     def text(self) -> str:
@@ -96,6 +97,8 @@ class ExpertStream:
     # ------------------------------------------------------------------ filled in by the client
 
     def _record(self, part: StreamPart, elapsed_s: float) -> None:
+        if part.tool_calls or part.logprobs:
+            self._other_output = True
         if part.content:
             if self.ttft_s is None:
                 self.ttft_s = elapsed_s

@@ -36,6 +36,18 @@ def _translate(expert: str, timeout_s: float) -> Iterator[None]:
         raise ExpertUnavailable(expert, f"{type(exc).__name__}: {exc or 'connection failed'}") from exc
 
 
+def _error(expert: str, response: httpx.Response) -> ExpertResponseError:
+    """The expert's error, keeping the ``param`` its OpenAI/vLLM envelope names."""
+    param = None
+    try:
+        body = response.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        param = err.get("param") if isinstance(err, dict) and isinstance(err.get("param"), str) else None
+    except ValueError:
+        pass
+    return ExpertResponseError(expert, _error_message(response), response.status_code, param)
+
+
 def _error_message(response: httpx.Response) -> str:
     """The ``error.message`` of an OpenAI/vLLM error envelope, else the start of the body."""
     try:
@@ -60,6 +72,8 @@ def _parse(expert: str, body: Any) -> RawCompletion:
             finish_reason=choice.get("finish_reason") or "stop",
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            tool_calls=choice["message"].get("tool_calls") or None,
+            logprobs=choice.get("logprobs") or None,
         )
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise ExpertResponseError(expert, f"malformed completion: {str(body)[:200]}", 502) from exc
@@ -98,7 +112,7 @@ class HttpxTransport:
                 timeout=timeout_s,
             )
         if response.status_code >= 400:
-            raise ExpertResponseError(expert.name, _error_message(response), response.status_code)
+            raise _error(expert.name, response)
         try:
             body = response.json()
         except ValueError as exc:
@@ -117,7 +131,7 @@ class HttpxTransport:
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    raise ExpertResponseError(expert.name, _error_message(response), response.status_code)
+                    raise _error(expert.name, response)
                 async for line in response.aiter_lines():
                     if not line.startswith("data:"):
                         continue
@@ -145,13 +159,15 @@ def _part(expert: str, data: str) -> StreamPart | None:
         raise ExpertResponseError(expert, str(err.get("message")), int(err.get("code") or 500))
     choices = chunk.get("choices") or []
     choice = choices[0] if choices and isinstance(choices[0], dict) else {}
-    content = (choice.get("delta") or {}).get("content") or ""
+    delta = choice.get("delta") or {}
+    content = delta.get("content") or ""
     finish_reason = choice.get("finish_reason")
     # The usage chunk has no choices; with continuous_usage_stats every chunk has one (the last wins).
     usage = _usage(expert, chunk.get("usage"))
-    if not content and finish_reason is None and usage is None:
+    part = StreamPart(content, finish_reason, usage, delta.get("tool_calls") or None, choice.get("logprobs") or None)
+    if not part.has_output and finish_reason is None and usage is None:
         return None
-    return StreamPart(content=content, finish_reason=finish_reason, usage=usage)
+    return part
 
 
 def _usage(expert: str, usage: Any) -> Usage | None:

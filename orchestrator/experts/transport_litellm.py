@@ -79,6 +79,8 @@ class LitellmTransport:
                 finish_reason=choice.finish_reason or "stop",
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                tool_calls=_dumped(getattr(choice.message, "tool_calls", None)),
+                logprobs=_dumped(getattr(choice, "logprobs", None)),
             )
         except (AttributeError, IndexError, TypeError, ValueError) as exc:
             raise ExpertResponseError(expert.name, f"malformed completion: {str(response)[:200]}", 502) from exc
@@ -106,6 +108,16 @@ def _part(chunk: Any) -> StreamPart | None:
     finish_reason = getattr(choice, "finish_reason", None)
     usage = getattr(chunk, "usage", None)
     tokens = Usage(int(getattr(usage, "prompt_tokens", 0) or 0), int(getattr(usage, "completion_tokens", 0) or 0)) if usage else None
-    if not content and finish_reason is None and tokens is None:
+    part = StreamPart(content, finish_reason, tokens, _dumped(getattr(delta, "tool_calls", None)), _dumped(getattr(choice, "logprobs", None)))
+    if not part.has_output and finish_reason is None and tokens is None:
         return None
-    return StreamPart(content=content, finish_reason=finish_reason, usage=tokens)
+    return part
+
+
+def _dumped(value: Any) -> Any:
+    """litellm's pydantic objects as plain JSON data (None and empty stay None)."""
+    if not value:
+        return None
+    if isinstance(value, list):
+        return [v.model_dump(exclude_none=True) if hasattr(v, "model_dump") else v for v in value]
+    return value.model_dump(exclude_none=True) if hasattr(value, "model_dump") else value

@@ -42,6 +42,12 @@ class StreamPart:
     content: str = ""
     finish_reason: str | None = None
     usage: Usage | None = None
+    tool_calls: list[dict] | None = None  # OpenAI tool-call deltas, passed through untouched
+    logprobs: dict | None = None  # the choice's ``logprobs`` object, passed through untouched
+
+    @property
+    def has_output(self) -> bool:
+        return bool(self.content or self.tool_calls or self.logprobs)
 
 
 @dataclass
@@ -53,6 +59,8 @@ class RawCompletion:
     prompt_tokens: int
     completion_tokens: int
     ttft_s: float | None = None
+    tool_calls: list[dict] | None = None
+    logprobs: dict | None = None
 
 
 @dataclass
@@ -71,6 +79,8 @@ class Completion:
     events: list[TraceEvent] = field(default_factory=list)
     queue_s: float = 0.0
     """Time spent waiting for the scheduler to grant the call a slot (0 when called directly)."""
+    tool_calls: list[dict] | None = None  # the expert's own tool calls (OpenAI shape), when it made any
+    logprobs: dict | None = None  # the expert's ``choices[0].logprobs``, when asked for
 
     @property
     def ok(self) -> bool:

@@ -141,10 +141,11 @@ class Scheduler:
         completion.queue_s = grant.queue_s
         return completion
 
-    def stream(self, expert: str, messages: list[dict], params: dict | None = None, *, urgent: bool = True) -> ExpertStream:
+    def stream(self, expert: str, messages: list[dict], params: dict | None = None, *, urgent: bool = True, parts: bool = False) -> ExpertStream:
         """A streamed completion that holds a slot from its first attempt to its last delta.
 
-        Streams are interactive, so they take the zero-wait lane unless ``urgent=False``.
+        Streams are interactive, so they take the zero-wait lane unless ``urgent=False``;
+        ``parts`` as in :meth:`ExpertClient.stream_completion` (tool-call and logprob deltas).
         Nothing is queued until the stream is first iterated."""
         self.client.expert(expert)
 
@@ -164,7 +165,7 @@ class Scheduler:
                 raise
             self.completed += 1
 
-        return self.client.stream_completion(expert, messages, params, admission=admission)
+        return self.client.stream_completion(expert, messages, params, parts=parts, admission=admission)
 
     @contextlib.asynccontextmanager
     async def slot(self, expert: str, *, urgent: bool = False) -> AsyncIterator[Grant]:

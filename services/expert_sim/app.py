@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrator.protocol import ModelCard, ModelList, ParameterError, TokenizeRequest, TokenizeResponse
 from services.expert_sim.completions import router as completions_router
+from services.expert_sim.embeddings import router as embeddings_router
 from services.expert_sim.faults import hide_drop_tracebacks
 from services.expert_sim.metrics import CONTENT_TYPE
 from services.expert_sim.settings import VLLM_VERSION, SimSettings
@@ -34,6 +35,7 @@ def create_app(settings: SimSettings) -> FastAPI:
     app.state.sim = SimState(settings)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(completions_router, dependencies=[Depends(_require_json)])
+    app.include_router(embeddings_router, dependencies=[Depends(_require_json)])
     _add_server_routes(app)
     if settings.sleep_mode:
         _add_sleep_routes(app)

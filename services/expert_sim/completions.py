@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -31,8 +32,11 @@ from orchestrator.protocol import (
 )
 from services.expert_sim.faults import ConnectionDropped, DroppedResponse, FaultPlan
 from services.expert_sim.generation import Outcome, Plan, Step, decode
+from services.expert_sim.logprobs import chat_logprobs
+from services.expert_sim.sampling_checks import check_sampling
 from services.expert_sim.state import RequestRejected, SimState, error_json, get_state
-from services.expert_sim.tokens import count_prompt, render_chat
+from services.expert_sim.tokens import count_prompt, render_chat, split_pieces
+from services.expert_sim.tools import ToolCall, choose_tool_call
 
 router = APIRouter()
 
@@ -80,8 +84,11 @@ def _json(payload: dict[str, Any], faults: FaultPlan) -> Response:
 async def chat_completions(body: ChatCompletionRequest, state: SimState = Depends(get_state)) -> Response:
     try:
         state.check_model(body.model)
+        check_sampling(body)
         prompt_tokens = count_prompt(render_chat(body.messages, body.add_generation_prompt))
-        answer = state.answerer.answer(_last_user_text(body))
+        user_text = _last_user_text(body)
+        call = choose_tool_call(body.tools, _tool_choice(body), user_text)
+        answer = call.arguments if call else state.answerer.answer(user_text)
         plan = state.plan(prompt_tokens, body.requested_max_tokens, answer, body.stop, body.ignore_eos)
     except RequestRejected as exc:
         return exc.response
@@ -89,16 +96,19 @@ async def chat_completions(body: ChatCompletionRequest, state: SimState = Depend
     if faults.error:
         return error_json("Simulated internal server error (fault injection).", "InternalServerError", 500)
     request_id = random_id("chatcmpl")
+    extras = _ChatExtras(call, body.top_logprobs or 0 if body.logprobs else None, state.settings.seed)
     if body.stream:
-        return _sse(_chat_events(state, plan, request_id, body.wants_usage_chunk, faults))
+        return _sse(_chat_events(state, plan, request_id, body.wants_usage_chunk, faults, extras))
     outcome = Outcome()
     text = await _collect(state, plan, outcome)
+    finish = outcome.finish_reason if call is None or outcome.finish_reason != "stop" else call.finish_reason
+    message = ResponseMessage(content=text) if call is None else ResponseMessage(content=None, tool_calls=[call.message()])
     response = ChatCompletionResponse(
         id=request_id,
         model=state.settings.model_name,
         choices=[
             ChatCompletionResponseChoice(
-                index=0, message=ResponseMessage(content=text), finish_reason=outcome.finish_reason
+                index=0, message=message, finish_reason=finish, logprobs=extras.logprobs(split_pieces(text), 0)
             )
         ],
         system_fingerprint=state.fingerprint,
@@ -107,8 +117,35 @@ async def chat_completions(body: ChatCompletionRequest, state: SimState = Depend
     return _json(response.model_dump(), faults)
 
 
+def _tool_choice(body: ChatCompletionRequest) -> Any:
+    # vLLM's default is "auto" when tools are given (and "none" without them).
+    return body.tool_choice if "tool_choice" in body.model_fields_set else ("auto" if body.tools else "none")
+
+
+@dataclass(frozen=True)
+class _ChatExtras:
+    """What a chat answer carries besides text: a tool call, and logprobs when asked for."""
+
+    call: ToolCall | None
+    top_logprobs: int | None  # None: logprobs not requested
+    seed: int
+
+    def logprobs(self, tokens: list[str], start: int) -> dict[str, Any] | None:
+        if self.top_logprobs is None or self.call is not None:
+            return None
+        return chat_logprobs(tokens, self.top_logprobs, start=start, seed=self.seed)
+
+    def delta(self, text: str, first: bool) -> DeltaMessage:
+        if self.call is None:
+            return DeltaMessage(content=text)
+        fn: dict[str, Any] = {"arguments": text}
+        if first:
+            return DeltaMessage(tool_calls=[{"id": self.call.id, "type": "function", "index": 0, "function": {"name": self.call.name, **fn}}])
+        return DeltaMessage(tool_calls=[{"index": 0, "function": fn}])
+
+
 async def _chat_events(
-    state: SimState, plan: Plan, request_id: str, include_usage: bool, faults: FaultPlan
+    state: SimState, plan: Plan, request_id: str, include_usage: bool, faults: FaultPlan, extras: _ChatExtras
 ) -> AsyncIterator[str]:
     model, created = state.settings.model_name, int(time.time())
     outcome = Outcome()
@@ -122,9 +159,15 @@ async def _chat_events(
             )
             role.prompt_token_ids = role.prompt_text = None
             yield sse_event(role)
-        chunk = ChatCompletionChunk(
-            id=request_id, created=created, model=model, choices=[_chat_choice(step.text, step)]
-        )
+        choice = _chat_choice(step.text, step)
+        if step.text or sent == 0:
+            choice.delta = extras.delta(step.text, first=sent == 0)
+        if step.finish_reason is not None and extras.call is not None and step.finish_reason == "stop":
+            choice.finish_reason = extras.call.finish_reason
+        lp = extras.logprobs(split_pieces(step.text), outcome.completion_tokens - step.tokens) if step.text else None
+        if lp is not None:
+            choice.logprobs = lp
+        chunk = ChatCompletionChunk(id=request_id, created=created, model=model, choices=[choice])
         if step.finish_reason is not None and not include_usage:
             chunk.system_fingerprint = state.fingerprint
         yield sse_event(chunk)
@@ -156,6 +199,7 @@ async def completions(body: CompletionRequest, state: SimState = Depends(get_sta
     prompt = body.prompt if isinstance(body.prompt, str) else " ".join(str(p) for p in (body.prompt or []))
     try:
         state.check_model(body.model)
+        check_sampling(body)
         answer = state.answerer.answer(prompt)
         plan = state.plan(count_prompt(prompt), body.requested_max_tokens, answer, body.stop, body.ignore_eos)
     except RequestRejected as exc:

@@ -21,10 +21,12 @@ from fastapi import FastAPI
 import orchestrator
 from orchestrator.config import Config
 from services.gateway.auth import ApiKeys, load_api_keys
+from services.gateway.deps import docs_auth
 from services.gateway.errors import install_error_handlers
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import RequestContext
-from services.gateway.routes import admin, chat, health, models, route
+from services.gateway.openapi import install_docs
+from services.gateway.routes import admin, chat, health, models, passthrough, responses, route
 from services.gateway.shared_state import make_limiter
 from services.gateway.state import GatewayState
 
@@ -78,11 +80,15 @@ def create_app(
         version=orchestrator.__version__,
         description="OpenAI-compatible API: `router/auto` routes to k experts and aggregates; an expert's name passes through.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
     )
     app.state.gateway = gateway
     install_error_handlers(app)
-    for module in (chat, models, route, health, admin):
+    for module in (chat, responses, passthrough, models, route, health, admin):
         app.include_router(module.router)
+    install_docs(app, docs_auth)
     if settings.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from services.gateway.errors import GatewayHTTPError
 from services.gateway.state import GatewayState
 
-__all__ = ["CallerDep", "GatewayDep", "authorize", "get_gateway", "request_id"]
+__all__ = ["CallerDep", "GatewayDep", "authenticate", "authorize", "docs_auth", "get_gateway", "metrics_auth", "request_id"]
 
 
 def get_gateway(request: Request) -> GatewayState:
@@ -25,9 +25,9 @@ def request_id(request: Request) -> str:
     return request.scope.get("state", {}).get("request_id", "-")
 
 
-async def authorize(request: Request, gateway: GatewayDep) -> str:
+def authenticate(request: Request, gateway: GatewayState) -> str:
     """The caller's identity (a key hash prefix, or the client address when auth is off),
-    after checking the bearer key and taking a rate-limit token."""
+    after checking the bearer key; no rate limit."""
     if gateway.keys.enabled:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -38,6 +38,12 @@ async def authorize(request: Request, gateway: GatewayDep) -> str:
         identity = f"key:{digest[:16]}"
     else:
         identity = f"ip:{request.client.host if request.client else '-'}"
+    return identity
+
+
+async def authorize(request: Request, gateway: GatewayDep) -> str:
+    """The caller's identity after checking the bearer key and taking a rate-limit token."""
+    identity = authenticate(request, gateway)
     if gateway.limiter is not None:
         wait_s = gateway.limiter.acquire(identity)
         if inspect.isawaitable(wait_s):  # the Redis limiter (shared by replicas) is async
@@ -52,3 +58,15 @@ async def authorize(request: Request, gateway: GatewayDep) -> str:
 
 
 CallerDep = Annotated[str, Depends(authorize)]
+
+
+def metrics_auth(request: Request, gateway: GatewayDep) -> None:
+    """``gateway.protect_metrics``: /metrics needs a key (when keys are configured)."""
+    if gateway.config.gateway.protect_metrics:
+        authenticate(request, gateway)
+
+
+def docs_auth(request: Request, gateway: GatewayDep) -> None:
+    """``gateway.protect_docs``: /docs, /redoc and /openapi.json need a key (when keys are configured)."""
+    if gateway.config.gateway.protect_docs:
+        authenticate(request, gateway)

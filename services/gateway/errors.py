@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +28,7 @@ from orchestrator.errors import (
 )
 from orchestrator.protocol import error_response
 
-__all__ = ["GatewayHTTPError", "error_body", "error_event", "install_error_handlers", "json_error", "status_for"]
+__all__ = ["GatewayHTTPError", "error_body", "error_event", "install_error_handlers", "json_error", "public_message", "status_for"]
 
 log = logging.getLogger("orchestrator.gateway")
 
@@ -76,8 +77,16 @@ def status_for(exc: BaseException) -> int:
     return 500  # RoutingError, ArtifactError, ConfigError: the deployment is wrong, not the request
 
 
+_URL = re.compile(r"\b(?:https?|wss?)://[^\s'\"),]+")
+
+
+def public_message(message: str) -> str:
+    """``message`` without internal addresses: an expert is named, never its URL."""
+    return _URL.sub("<expert endpoint>", message)
+
+
 def error_body(status: int, message: str, param: str | None = None) -> bytes:
-    return error_response(message, _TYPES.get(status, "Error"), status, param).model_dump_json().encode()
+    return error_response(public_message(message), _TYPES.get(status, "Error"), status, param).model_dump_json().encode()
 
 
 def json_error(status: int, message: str, *, param: str | None = None, headers: dict[str, str] | None = None) -> Response:
@@ -139,4 +148,4 @@ def _count(request: Request, exc: BaseException) -> None:
 def error_event(exc: BaseException) -> str:
     """A mid-stream failure as vLLM sends it: ``data: {"error": {...}}`` (then ``[DONE]``)."""
     status = status_for(exc)
-    return "data: " + json.dumps({"error": json.loads(error_body(status, str(exc)))["error"]}) + "\n\n"
+    return "data: " + json.dumps({"error": json.loads(error_body(status, str(exc), getattr(exc, "param", None)))["error"]}) + "\n\n"

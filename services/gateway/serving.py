@@ -22,11 +22,14 @@ from starlette.responses import Response, StreamingResponse
 
 from orchestrator.errors import ExpertError, InvalidRequest
 from orchestrator.experts import Completion, ExpertStream
+from orchestrator.experts.types import StreamPart
 from orchestrator.pipeline import AnswerDelta, PipelineResult, RequestOptions
 from orchestrator.router.decision import RoutingDecision
 from orchestrator.trace import Trace, TraceEvent
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
+from services.gateway.params import default_max_tokens, sampling_params, single_expert_reason
+from services.gateway.single_expert import check_category, route_single_expert
 from services.gateway.state import GatewayState
 from services.gateway.wire import (
     CHARS_PER_TOKEN,
@@ -36,8 +39,8 @@ from services.gateway.wire import (
     event_headers,
     orchestrator_headers,
     pieces,
+    prompt_tokens_estimate,
     request_messages,
-    sampling_params,
     verification_headers,
 )
 
@@ -57,15 +60,24 @@ class ChatService:
         target = self.gw.catalog.resolve(body.model)
         settings = self.gw.config.gateway
         messages = request_messages(body, settings.max_prompt_tokens)
-        params = sampling_params(body, settings.default_max_tokens)
+        routed_headers: dict[str, str] = {}
+        if target.kind == "pipeline":
+            check_category(body.orchestrator, self.gw.catalog)
+            if single_expert_reason(body):
+                # Tools / logprobs are one expert's own output: route with k=1, then pass through.
+                target, routed_headers = await route_single_expert(self.gw, body, target, messages)
         if target.kind == "expert":
             assert target.expert is not None
             self.gw.metrics.completions.labels(kind="expert").inc()
+            prompt_tokens = prompt_tokens_estimate(body)
+            cap = default_max_tokens(self.gw.config.expert(target.expert), prompt_tokens, settings)
+            params = sampling_params(body, max_tokens=cap, single_expert=True)
             trace_id = request_id if want_trace or (body.orchestrator and body.orchestrator.trace) else None
             if body.stream:
-                return await self._direct_stream(body, target.expert, messages, params, trace_id)
-            return await self._direct(body, target.expert, messages, params, trace_id)
+                return await self._direct_stream(body, target.expert, messages, params, trace_id, routed_headers)
+            return await self._direct(body, target.expert, messages, params, trace_id, routed_headers)
         self.gw.metrics.completions.labels(kind="pipeline").inc()
+        params = sampling_params(body, max_tokens=settings.default_max_tokens, single_expert=False)
         return await self._pipeline(body, target, messages, params, request_id, want_trace)
 
     # ------------------------------------------------------------------ pipeline
@@ -139,20 +151,27 @@ class ChatService:
 
     # ------------------------------------------------------------------ direct
 
-    async def _direct(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
+    async def _direct(
+        self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None, routed: dict[str, str]
+    ) -> Response:
         try:
             completion = await self.gw.require_scheduler().submit(expert, messages, params, urgent=True)
         except ExpertError:
             self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
             raise
         self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **event_headers(_direct_trace("-", completion))}
-        trace = _direct_trace(trace_id, completion).to_dict() if trace_id else None
-        response = chat_response(body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace)
+        headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **event_headers(_direct_trace("-", completion)), **routed}
+        trace = _direct_trace(trace_id, completion, self._max_cost(expert, body, params)).to_dict() if trace_id else None
+        response = chat_response(
+            body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace,
+            tool_calls=completion.tool_calls, logprobs=completion.logprobs,
+        )
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
-    async def _direct_stream(self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None) -> Response:
-        stream = self.gw.require_scheduler().stream(expert, messages, params)
+    async def _direct_stream(
+        self, body: GatewayChatRequest, expert: str, messages: list[dict], params: dict, trace_id: str | None, routed: dict[str, str]
+    ) -> Response:
+        stream = self.gw.require_scheduler().stream(expert, messages, params, parts=True)
         pump = _StreamPump(stream)
         try:
             first = await pump.pull()  # an expert that is down fails here, with a proper status
@@ -164,11 +183,13 @@ class ChatService:
         async def events() -> AsyncIterator[str]:
             pieces = 0
             try:
-                yield writer.delta(first or "", role="assistant")
-                pieces += first is not None
-                async for delta in pump.rest():
+                yield writer.delta("", role="assistant")
+                if first is not None:
                     pieces += 1
-                    yield writer.delta(delta)
+                    yield _part_chunk(writer, first)
+                async for part in pump.rest():
+                    pieces += 1
+                    yield _part_chunk(writer, part)
             except ExpertError as exc:
                 self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
                 self.gw.metrics.errors.labels(type=type(exc).__name__).inc()
@@ -180,14 +201,21 @@ class ChatService:
             completion = self._streamed_completion(stream, messages, pieces)
             self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
             # The cost is known only now, after the headers went out: it rides in the trace.
-            extra = {"trace": _direct_trace(trace_id, completion).to_dict()} if trace_id else {}
+            extra = {"trace": _direct_trace(trace_id, completion, self._max_cost(expert, body, params)).to_dict()} if trace_id else {}
             yield writer.delta("", finish_reason=completion.finish_reason, **extra)
             if body.wants_usage_chunk:
                 yield writer.usage(completion.prompt_tokens, completion.completion_tokens)
             yield "data: [DONE]\n\n"
 
-        headers = orchestrator_headers("direct", [expert], None, None)
+        headers = {**orchestrator_headers("direct", [expert], None, None), **routed}
         return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+
+    def _max_cost(self, expert: str, body: GatewayChatRequest, params: dict) -> float | None:
+        """The call's worst-case cost: the estimated prompt plus every token ``max_tokens`` allows."""
+        max_tokens = params.get("max_tokens")
+        if max_tokens is None:
+            return None
+        return self.gw.config.expert(expert).price.cost(prompt_tokens_estimate(body), max_tokens)
 
     def _streamed_completion(self, stream: ExpertStream, messages: list[dict], pieces: int) -> Completion:
         """The finished stream's usage and cost as the expert reported them (vLLM's usage chunk)."""
@@ -224,10 +252,17 @@ def _delta_pieces(delta: AnswerDelta) -> list[str]:
     return [delta.text] if delta.text else []
 
 
-def _direct_trace(request_id: str, completion: Completion) -> Trace:
+def _part_chunk(writer: ChunkWriter, part: StreamPart) -> str:
+    """An expert's stream part as our chunk: content, tool-call deltas and logprobs as it sent them."""
+    return writer.delta(part.content if part.content or not part.tool_calls else None, tool_calls=part.tool_calls, logprobs=part.logprobs)
+
+
+def _direct_trace(request_id: str, completion: Completion, max_cost_usd: float | None = None) -> Trace:
     """A one-event trace for a pass-through call, shaped like the pipeline's ``expert`` events."""
     decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
     decision["queue_ms"] = round(completion.queue_s * 1000, 3)
+    if max_cost_usd is not None:
+        decision["max_cost_usd"] = max_cost_usd  # estimated before the call, from max_tokens (capped by the context)
     if completion.ttft_s is not None:
         decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
     if completion.events:

@@ -28,6 +28,7 @@ from services.gateway.auth import ApiKeys, load_api_keys
 from services.gateway.catalog import Catalog
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.shared_state import make_limiter
+from services.gateway.router_check import check_router_experts
 
 __all__ = ["GatewayState", "ReloadReport"]
 
@@ -67,6 +68,8 @@ class GatewayState:
     router_warnings: list[str] = field(default_factory=list)
     """Dials of experts.yaml that the loaded artifact cannot honour (retraining needed)."""
     environ: dict[str, str] | None = None
+    passthrough: Any | None = None
+    """Relay for /v1/completions and /v1/embeddings (services.gateway.passthrough)."""
     _owned: list[Any] = field(default_factory=list)
     _loaded_from: Path | None = None
     _reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -78,6 +81,10 @@ class GatewayState:
         self.client = self.scheduler.client
         if hasattr(self.limiter, "aclose"):
             self._owned.append(self.limiter)  # [issue 14] the Redis limiter's connection pool
+        from services.gateway.passthrough import Passthrough
+
+        self.passthrough = Passthrough()
+        self._owned.append(self.passthrough)
         self.metrics.bind_scheduler(self.scheduler.stats)
         if self.router is None:
             await self._load_router(self.config)
@@ -102,12 +109,19 @@ class GatewayState:
         return scheduler
 
     def _rebuild(self) -> None:
-        """Catalog and pipeline from the current config, router and scheduler."""
+        """Catalog and pipeline from the current config, router and scheduler. A router trained
+        for other experts routes only among those experts.yaml has, or not at all."""
         assert self.scheduler is not None
         self.catalog = Catalog(self.config, self.router)
         self.pipeline = None
-        if self.router is not None:
-            self.pipeline = Pipeline(self.config, self.router, self.scheduler.submit, stream=self.scheduler.stream)
+        if self.router is None:
+            return
+        routed, error = check_router_experts(self.router, self.config.expert_names)
+        self.router_error = error
+        if routed is None:
+            log.error(error)
+            return
+        self.pipeline = Pipeline(self.config, routed, self.scheduler.submit, stream=self.scheduler.stream)
 
     def _artifact_path(self, config: Config) -> Path | None:
         return self.artifacts or config.resolve_path(config.router.artifacts)

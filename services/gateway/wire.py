@@ -6,7 +6,9 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Field, model_validator
 
 from orchestrator.errors import InvalidRequest
 from orchestrator.pipeline import RequestOptions
@@ -32,31 +34,46 @@ __all__ = [
     "finite",
     "orchestrator_headers",
     "pieces",
+    "prompt_tokens_estimate",
     "request_messages",
-    "sampling_params",
     "verification_headers",
 ]
 
-# Sampling fields forwarded to experts when the client set them.
-_FORWARD = (
-    "temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias",
-    "response_format", "top_k", "min_p", "repetition_penalty", "min_tokens", "ignore_eos",
-)
 CHARS_PER_TOKEN = 4  # prompt-size guard: a cheap estimate, no tokenizer on the hot path
 STREAM_PIECE_CHARS = 32
 
 
 class GatewayChatRequest(ChatCompletionRequest):
-    """OpenAI's chat request plus the ``orchestrator`` extra body field (per-request options)."""
+    """OpenAI's chat request, with OpenAI's documented parameter ranges enforced (a 400 naming
+    the field), plus the ``orchestrator`` extra body field (per-request options)."""
 
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, gt=0, le=1)
+    presence_penalty: float | None = Field(default=0.0, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=0.0, ge=-2, le=2)
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    parallel_tool_calls: bool | None = None
     orchestrator: RequestOptions | None = None
+
+    @model_validator(mode="after")
+    def _openai_dependencies(self) -> GatewayChatRequest:
+        if self.top_logprobs and not self.logprobs:
+            raise InvalidRequest("top_logprobs needs logprobs: true", param="top_logprobs")
+        if "tool_choice" in self.model_fields_set and self.tool_choice not in (None, "none") and not self.tools:
+            raise InvalidRequest("tool_choice is only allowed when tools are given", param="tool_choice")
+        return self
+
+
+def prompt_tokens_estimate(body: ChatCompletionRequest) -> int:
+    """A cheap prompt-size estimate (no tokenizer on the hot path)."""
+    return math.ceil(sum(len(message_text(m)) for m in body.messages) / CHARS_PER_TOKEN)
 
 
 def request_messages(body: ChatCompletionRequest, max_prompt_tokens: int) -> list[dict[str, Any]]:
     if body.n != 1:
         raise InvalidRequest("only n=1 is supported", param="n")
-    chars = sum(len(message_text(m)) for m in body.messages)
-    estimate = math.ceil(chars / CHARS_PER_TOKEN)
+    estimate = prompt_tokens_estimate(body)
     if estimate > max_prompt_tokens:
         raise InvalidRequest(
             f"The prompt is about {estimate} tokens (estimated at {CHARS_PER_TOKEN} characters a token), "
@@ -64,12 +81,6 @@ def request_messages(body: ChatCompletionRequest, max_prompt_tokens: int) -> lis
             param="messages",
         )
     return [m.model_dump(exclude_none=True) for m in body.messages]
-
-
-def sampling_params(body: ChatCompletionRequest, default_max_tokens: int) -> dict[str, Any]:
-    params = {k: getattr(body, k) for k in _FORWARD if k in body.model_fields_set and getattr(body, k) is not None}
-    params["max_tokens"] = body.requested_max_tokens or default_max_tokens
-    return params
 
 
 def orchestrator_headers(category: str, experts: list[str], aggregator: str | None, cost_usd: float | None) -> dict[str, str]:
@@ -112,11 +123,16 @@ def verification_headers(result: Any) -> dict[str, str]:
     return headers
 
 
-def chat_response(model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, trace: dict | None) -> ChatCompletionResponse:
+def chat_response(
+    model: str, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, trace: dict | None,
+    *, tool_calls: list[dict] | None = None, logprobs: dict | None = None,
+) -> ChatCompletionResponse:
     extra = {"trace": trace} if trace is not None else {}
+    # OpenAI sends content null on a message that only calls tools.
+    message = ResponseMessage(content=None if tool_calls and not text else text, tool_calls=tool_calls or [])
     return ChatCompletionResponse(
         model=model,
-        choices=[ChatCompletionResponseChoice(message=ResponseMessage(content=text), finish_reason=finish_reason)],
+        choices=[ChatCompletionResponseChoice(message=message, finish_reason=finish_reason, logprobs=logprobs)],
         usage=UsageInfo(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, total_tokens=prompt_tokens + completion_tokens),
         **extra,
     )
@@ -130,9 +146,16 @@ class ChunkWriter:
         self.created = int(time.time())
         self.model = model
 
-    def delta(self, content: str, *, role: str | None = None, finish_reason: str | None = None, **extra: Any) -> str:
-        delta = DeltaMessage(role=role, content=content) if role else DeltaMessage(content=content)
-        choice = ChatCompletionStreamChoice(delta=delta, logprobs=None, finish_reason=finish_reason)
+    def delta(
+        self, content: str | None, *, role: str | None = None, finish_reason: str | None = None,
+        tool_calls: list[dict] | None = None, logprobs: dict | None = None, **extra: Any,
+    ) -> str:
+        fields: dict[str, Any] = {"content": content}
+        if role:
+            fields["role"] = role
+        if tool_calls:
+            fields["tool_calls"] = tool_calls
+        choice = ChatCompletionStreamChoice(delta=DeltaMessage(**fields), logprobs=logprobs, finish_reason=finish_reason)
         return sse_event(ChatCompletionChunk(id=self.id, created=self.created, model=self.model, choices=[choice], **extra))
 
     def usage(self, prompt_tokens: int, completion_tokens: int) -> str:

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Depends, Request
 from starlette.responses import Response
 
 from services.gateway.deps import GatewayDep, authorize, request_id
+from services.gateway.openapi import ERRORS, chat_responses
 from services.gateway.serving import ChatService
 from services.gateway.wire import GatewayChatRequest
 
@@ -16,7 +17,7 @@ _TRACE_ON = {"1", "true", "yes", "on"}
     "/v1/chat/completions",
     summary="Create a chat completion (routed, ensembled or passed through)",
     response_model=None,
-    responses={200: {"description": "A chat.completion object, or an SSE stream of chat.completion.chunk"}},
+    responses={**chat_responses(), **ERRORS},
 )
 async def create_chat_completion(body: GatewayChatRequest, request: Request, gateway: GatewayDep) -> Response:
     want_trace = request.headers.get("x-orchestrator-trace", "").lower() in _TRACE_ON

@@ -14,6 +14,8 @@ from orchestrator.pipeline import RequestOptions
 from orchestrator.pipeline.nodes import last_user_text, route_kwargs
 from orchestrator.protocol import ChatMessage
 from services.gateway.deps import GatewayDep, authorize
+from services.gateway.openapi import ERRORS
+from services.gateway.single_expert import check_category
 from services.gateway.wire import finite
 
 router = APIRouter(tags=["routing"], dependencies=[Depends(authorize)])
@@ -34,12 +36,16 @@ class RouteRequest(BaseModel):
         return self
 
 
-@router.post("/v1/route", summary="Routing decision only (no expert is called)")
+@router.post(
+    "/v1/route", summary="Routing decision only (no expert is called)", response_model=None,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}, "description": "the routing decision"}, **ERRORS},
+)
 async def route_request(body: RouteRequest, gateway: GatewayDep) -> JSONResponse:
     assert gateway.catalog is not None
     target = gateway.catalog.resolve(body.model)
     if target.kind != "pipeline":
         raise InvalidRequest("routing applies to router/auto and router/<category> models", param="model")
+    check_category(body.orchestrator, gateway.catalog)
     options = body.orchestrator or RequestOptions()
     if target.category is not None:
         options = options.model_copy(update={"category": target.category})
