@@ -93,10 +93,10 @@ def _run(options: Any, out: Path, as_json: bool) -> None:
 
 def _default_cache_dir() -> Path | None:
     try:
-        from router_training.embedding_cache import DEFAULT_CACHE_DIR
+        from router_training.embedding_cache import default_cache_dir
     except ImportError:
         return None
-    return DEFAULT_CACHE_DIR
+    return default_cache_dir()
 
 
 def eval_command(
@@ -109,7 +109,8 @@ def eval_command(
     seed: int = typer.Option(0, "--seed", help="seed of the random policy and the bootstrap"),
     k: int | None = typer.Option(None, "--k", min=1, help="experts per query for every policy (default: the router's dynamic k)"),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for 95% intervals (0 = none)"),
-    embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="reuse embeddings cached under artifacts/embeddings"),
+    embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="cache prompt embeddings on disk"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="embedding cache folder (default: $ORCHESTRATOR_CACHE_DIR/embeddings or ~/.cache/orchestrator/embeddings)"),
     compare: tuple[Path, Path] | None = typer.Option(None, "--compare", help="two report.json files: show what changed from A to B"),
 ) -> None:
     """Evaluate routing policies offline: accuracy, cost, cost-of-pass, APGR/CPT, gap recovered, plots."""
@@ -120,7 +121,7 @@ def eval_command(
         raise fail("--data is required (or --compare A.json B.json)")
     from orchestrator.evaluation.runner import EvalOptions
 
-    cache = _default_cache_dir() if embedding_cache else None
+    cache = (cache_dir or _default_cache_dir()) if embedding_cache else None
     options = EvalOptions(
         data=data, config_path=config, artifacts=artifacts, split=split, seed=seed, k=k, n_boot=bootstrap, embedding_cache=cache
     )
