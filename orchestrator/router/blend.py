@@ -59,6 +59,8 @@ class OutOfFold:
 
     folds: np.ndarray
     neighbours: np.ndarray
+    quality: np.ndarray | None = None  # (n, m) out-of-fold blended P(correct) of the chosen blend
+    cost: np.ndarray | None = None  # (n, m) out-of-fold expected cost per call
 
 
 def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | None = None) -> float:
@@ -160,7 +162,7 @@ def choose_blend(
     return (
         Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier, cost_curve=curve,
               shrinkage=blend.shrinkage, selected_at_cost_weight=select_cost_weight),
-        OutOfFold(folds=fold_of, neighbours=neighbours),
+        OutOfFold(folds=fold_of, neighbours=neighbours, quality=np.clip(blend.apply(s), 0.0, 1.0), cost=s.cost),
     )
 
 

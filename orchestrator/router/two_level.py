@@ -165,6 +165,9 @@ class TwoLevelRouter:
         self.cv_cost_weight_ = float(curve[free_accuracy(
             [c["accuracy"] for c in curve], [c["se"] for c in curve], [c["mean_cost"] for c in curve]
         )]["cost_weight"]) if curve else 0.0
+        # Held-out predictions on the training rows, for tuning what sits on top of the router
+        # (escalation thresholds); private, so never written to the artifact.
+        self._oof_quality, self._oof_cost = oof.quality, oof.cost
         say("cross-validating the coverage selector")
         self.cover_ = choose_cover(np.nan_to_num(inp.scores, nan=0.0), oof.neighbours, oof.folds)
         say("fitting on all training rows")
@@ -200,6 +203,11 @@ class TwoLevelRouter:
     def predict_quality(self, prompts: list[str], *, embeddings: np.ndarray | None = None) -> np.ndarray:
         """Predicted score of every expert on every prompt, ``(n, n_experts)`` in ``experts_`` order."""
         return np.clip(self.blend_.apply(self._signals(prompts, embeddings)), 0.0, 1.0)
+
+    def quality_and_cost(self, prompts: list[str], *, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predicted P(correct) ``(n, m)`` and expected cost per call ``(n, m)`` (None without costs)."""
+        s = self._signals(prompts, embeddings)
+        return np.clip(self.blend_.apply(s), 0.0, 1.0), self._expected_cost(s, len(prompts))
 
     def _expected_cost(self, s: Signals, n: int) -> np.ndarray | None:
         if self.expert_cost_ is None:
