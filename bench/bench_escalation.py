@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from orchestrator.data import load_dataset  # noqa: E402
 from orchestrator.embeddings import Embedder  # noqa: E402
 from orchestrator.escalation.offline import escalation_report  # noqa: E402
+from orchestrator.escalation.render import escalation_markdown  # noqa: E402
 from orchestrator.router import TwoLevelRouter  # noqa: E402
 from orchestrator.router.baselines import BestSingleRouter, KNNRouter  # noqa: E402
 from router_training.embedding_cache import cached_embeddings, default_cache_dir  # noqa: E402
@@ -82,18 +83,8 @@ def run_file(path: Path, emb: Embedder) -> None:
     rep = escalation_report(router, train, test, Xte, cost_tr, cost_te)
     if rep is None:
         return
-    print(f"\nescalation (replayed in {time.perf_counter() - t0:.0f}s; top model {rep['top_model']}; train best single "
-          f"{rep['train_best_single']['accuracy']:.3f} at {rep['train_best_single']['mean_cost'] * k:.3f})")
-    print("\n| policy | accuracy | cost | cost-of-pass | escalation | calls/query | top-model share | chosen on train |\n|---|---|---|---|---|---|---|---|")
-    for name, p in rep["policies"].items():
-        how = "" if "plan" not in p else f"threshold {p['threshold']:g}, plan {p['plan']}; train CV {p['train_accuracy']:.3f} at {p['train_mean_cost'] * k:.3f}"
-        print(f"| {name} | {p['accuracy']:.3f} | {p['mean_cost'] * k:.3f} | {p['cost_of_pass'] * k:.3f} | {p['escalation_rate']:.2f} | "
-              f"{p['calls_per_query']:.2f} | {p['top_model_share']:.2f} | {how} |")
-    for signal, curve in rep["curves"].items():
-        print(f"test curve, {signal} ('beat' plan; threshold: accuracy @ cost): " + "; ".join(
-            f"{c['threshold']:g}: {c['accuracy']:.3f} @ {c['mean_cost'] * k:.3f}" for c in curve))
-    for note in rep["notes"]:
-        print(f"note: {note}")
+    print(f"\n### escalation (replayed in {time.perf_counter() - t0:.0f}s)\n")
+    print(escalation_markdown(rep, lambda c: f"{c * k:.3f}"))
 
 
 def main() -> None:

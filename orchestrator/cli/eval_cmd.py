@@ -111,6 +111,7 @@ def eval_command(
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for 95% intervals (0 = none)"),
     embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="cache prompt embeddings on disk"),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="embedding cache folder (default: $ORCHESTRATOR_CACHE_DIR/embeddings or ~/.cache/orchestrator/embeddings)"),
+    escalation: bool = typer.Option(True, "--escalation/--no-escalation", help="also replay escalation (cascade) policies over recorded answers"),
     compare: tuple[Path, Path] | None = typer.Option(None, "--compare", help="two report.json files: show what changed from A to B"),
 ) -> None:
     """Evaluate routing policies offline: accuracy, cost, cost-of-pass, APGR/CPT, gap recovered, plots."""
@@ -123,7 +124,8 @@ def eval_command(
 
     cache = (cache_dir or _default_cache_dir()) if embedding_cache else None
     options = EvalOptions(
-        data=data, config_path=config, artifacts=artifacts, split=split, seed=seed, k=k, n_boot=bootstrap, embedding_cache=cache
+        data=data, config_path=config, artifacts=artifacts, split=split, seed=seed, k=k, n_boot=bootstrap, embedding_cache=cache,
+        escalation=escalation,
     )
     _run(options, out or Path("reports") / f"{data.stem}-{split}", as_json)
 

@@ -103,15 +103,8 @@ def _outcome(tr: Trace, stop: np.ndarray) -> dict[str, np.ndarray]:
 
 def _learned(train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per tier: out-of-fold P(correct) on train, and a model fitted on all train rows for test."""
-    from threadpoolctl import threadpool_limits
-
     T = train.score.shape[1]
     oof, te = np.zeros(train.score.shape), np.zeros(test.score.shape)
-    with threadpool_limits(1):  # 7 features: threads only add contention
-        return _learned_fits(train, test, folds, oof, te, T)
-
-
-def _learned_fits(train: Trace, test: Trace, folds: np.ndarray, oof: np.ndarray, te: np.ndarray, T: int) -> tuple[np.ndarray, np.ndarray]:
     for t in range(T):
         X, y = train.features[:, t], train.score[:, t]
         for f in np.unique(folds):

@@ -38,26 +38,38 @@ def signal_value(name: str, features: np.ndarray) -> np.ndarray:
 
 
 class LearnedConfidence:
-    """P(the merged answer is right) from the feature rows: standardised logistic regression
-    (scikit-learn estimator API). ``C``: inverse regularisation."""
+    """P(the merged answer is right) from the feature rows: an L2 logistic regression on
+    standardised features (scikit-learn estimator API), fitted by Newton's method — a handful of
+    features, so a few 8x8 solves beat a general solver by 100x (thresholds are tuned over
+    hundreds of such fits). ``C``: inverse regularisation, as in scikit-learn."""
 
-    def __init__(self, *, C: float = 1.0):
+    def __init__(self, *, C: float = 1.0, max_iter: int = 30):
         self.C = C
+        self.max_iter = max_iter
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> LearnedConfidence:
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
-
-        y = (np.asarray(y) >= 0.5).astype(int)
-        self.constant_ = None
-        if len(set(y.tolist())) < 2:  # one class only: predict its rate
-            self.constant_ = float(y.mean()) if len(y) else 0.5
-            return self
-        self.model_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=1000)).fit(X, y)
+        X = np.asarray(X, dtype=float)
+        y = (np.asarray(y, dtype=float) >= 0.5).astype(float)
+        self.mean_ = X.mean(axis=0) if len(X) else np.zeros(X.shape[1])
+        self.std_ = np.where(X.std(axis=0) > 1e-12, X.std(axis=0), 1.0) if len(X) else np.ones(X.shape[1])
+        Z = np.hstack([(X - self.mean_) / self.std_, np.ones((len(X), 1))])
+        reg = np.full(Z.shape[1], 1.0 / self.C)
+        reg[-1] = 0.0  # intercept unpenalised
+        w = np.zeros(Z.shape[1])
+        if len(y):
+            rate = np.clip(y.mean(), 1e-3, 1 - 1e-3)
+            w[-1] = np.log(rate / (1 - rate))
+        for _ in range(self.max_iter if len(set(y.tolist())) > 1 else 0):
+            p = 1.0 / (1.0 + np.exp(-np.clip(Z @ w, -30, 30)))
+            grad = Z.T @ (p - y) + reg * w
+            hess = (Z * (p * (1 - p))[:, None]).T @ Z + np.diag(reg + 1e-9)
+            step = np.linalg.solve(hess, grad)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        self.coef_ = w
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        if self.constant_ is not None:
-            return np.full(len(X), self.constant_)
-        return self.model_.predict_proba(X)[:, 1]
+        Z = (np.asarray(X, dtype=float) - self.mean_) / self.std_
+        return 1.0 / (1.0 + np.exp(-np.clip(Z @ self.coef_[:-1] + self.coef_[-1], -30, 30)))
