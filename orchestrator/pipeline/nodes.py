@@ -78,6 +78,8 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
     """Call the chosen experts concurrently; a failed one is replaced by the next-ranked spare."""
     ctx = runtime.context
     decision = state.decision
+    if state.options.escalation is not None:
+        return await _dispatch_cascade(state, ctx)
     chosen = list(decision.chosen)
     # Experts the router excluded (not allowed, over budget) score -inf and are never spares.
     spares = [e.name for e in decision.experts if e.name not in chosen and math.isfinite(e.score)][: ctx.max_fallbacks]
@@ -118,6 +120,16 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
     rank = {name: i for i, name in enumerate(e.name for e in decision.experts)}
     completions.sort(key=lambda c: rank.get(c.expert, len(rank)))
     return {"completions": completions, "failures": failures, "trace": [*events, summary]}
+
+
+async def _dispatch_cascade(state: PipelineState, ctx: PipelineContext) -> dict[str, Any]:
+    """Escalation instead of a fixed expert set (orchestrator.escalation): cheapest trusted first."""
+    from orchestrator.escalation.runtime import escalate, summary_event
+
+    opts = state.options.escalation
+    out = await escalate(state.decision, state.messages, state.params, ctx.call, opts, budget=state.options.budget)
+    failures = [ExpertFailure(*f) for f in out.failures]
+    return {"completions": out.completions, "failures": failures, "trace": [*out.events, summary_event(out, opts)]}
 
 
 def _raise_client_error(errors: list[BaseException]) -> None:

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.escalation.options import EscalationOptions
+
 __all__ = ["RequestOptions"]
 
 
@@ -22,3 +24,4 @@ class RequestOptions(BaseModel):
     aggregation: Literal["auto", "consensus", "vote", "synthesis", "best"] | None = None
     verify: bool | None = Field(default=None, description="run debate verification (when available)")
     trace: bool = Field(default=False, description="return the full per-step trace in the response")
+    escalation: EscalationOptions | None = Field(default=None, description="cascade: cheapest trusted expert first, escalate on low confidence")

@@ -36,6 +36,8 @@ class GatewayMetrics:
         self.fallbacks = Counter("orchestrator_fallbacks", "Failed experts replaced by the next-ranked", ["expert"], registry=r)
         self.aggregations = Counter("orchestrator_aggregations", "Aggregation outcomes (consensus = aggregator skipped)", ["mode"], registry=r)
         self.errors = Counter("orchestrator_errors", "Errors by exception type", ["type"], registry=r)
+        self.escalations = Counter("orchestrator_escalations", "Cascade requests by signal and how they stopped", ["signal", "stopped"], registry=r)
+        self.escalation_tiers = Counter("orchestrator_escalation_tiers", "Cascade tiers called beyond the first", ["signal"], registry=r)
         self._scheduler = _SchedulerCollector()
         r.register(self._scheduler)
 
@@ -57,6 +59,9 @@ class GatewayMetrics:
             elif event.step == "dispatch":
                 for name in event.decision.get("failed", []):
                     self.fallbacks.labels(expert=name).inc()
+            elif event.step == "escalation_summary":
+                self.escalations.labels(signal=event.decision["signal"], stopped=event.decision["stopped"]).inc()
+                self.escalation_tiers.labels(signal=event.decision["signal"]).inc(event.decision["escalations"])
             elif event.step == "aggregate":
                 self.aggregations.labels(mode=event.decision.get("mode", "unknown")).inc()
                 if event.expert is not None and event.decision.get("synthesis_calls"):

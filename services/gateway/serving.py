@@ -20,6 +20,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from orchestrator.errors import ExpertError, InvalidRequest
+from orchestrator.escalation.runtime import escalation_headers
 from orchestrator.experts import Completion, ExpertStream
 from orchestrator.pipeline import RequestOptions
 from orchestrator.trace import Trace, TraceEvent
@@ -78,6 +79,7 @@ class ChatService:
         agg = result.aggregation
         headers = orchestrator_headers(result.decision.category, result.experts, agg.aggregator if agg.calls else None, result.cost_usd)
         headers["x-orchestrator-aggregation"] = agg.mode
+        headers.update(escalation_headers(result.trace))
         log.info(
             "routed category=%s experts=%s aggregation=%s cost_usd=%.8f degraded=%s",
             result.decision.category, ",".join(result.experts), agg.mode, result.cost_usd, result.degraded,
