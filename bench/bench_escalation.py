@@ -44,7 +44,21 @@ def _scale(unit: str | None) -> float:
     return 1000.0 if unit == "usd" else 1.0
 
 
-def run_file(path: Path, emb: Embedder) -> None:
+def simulated_logprobs(ds) -> np.ndarray:
+    """Mean token log-probability per (row, expert) as the simulator reports it for a replayed
+    answer (services/expert_sim/logprob_values.py): the recorded data has none."""
+    from services.expert_sim.logprob_values import token_logprobs
+
+    chars = np.nan_to_num(ds.output_chars, nan=200.0)
+    out = np.zeros(ds.scores.shape)
+    for i, rid in enumerate(ds.ids):
+        for j, e in enumerate(ds.experts):
+            n = int(np.clip(chars[i, j] / 4, 8, 64))
+            out[i, j] = np.mean(token_logprobs(n, bool(ds.scores[i, j] >= 0.5), expert=e, prompt=rid))
+    return out
+
+
+def run_file(path: Path, emb: Embedder, with_logprobs: bool = False) -> None:
     ds = load_dataset(path, require_complete=True)
     tr = np.array([s == "train" for s in ds.splits])
     train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
@@ -80,7 +94,9 @@ def run_file(path: Path, emb: Embedder) -> None:
     for name, pick in policies.items():
         print(f"| {name} | {truth[rows, pick].mean():.3f} | {cost_te[rows, pick].mean() * k:.3f} |")
     t0 = time.perf_counter()
-    rep = escalation_report(router, train, test, Xte, cost_tr, cost_te)
+    signals = ("agreement", "router", "learned") + (("logprob",) if with_logprobs else ())
+    lp = (simulated_logprobs(train), simulated_logprobs(test)) if with_logprobs else None
+    rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp)
     if rep is None:
         return
     print(f"\n### escalation (replayed in {time.perf_counter() - t0:.0f}s)\n")
@@ -91,6 +107,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="*", default=list(FILES))
     ap.add_argument("--data-dir", type=Path, default=ROOT / ".." / "shared" / "data")
+    ap.add_argument("--simulated-logprobs", action="store_true", help="add the logprob signal, with the simulator's values")
     args = ap.parse_args()
     routing = args.data_dir / "routing"
     if not routing.is_dir():
@@ -98,7 +115,7 @@ def main() -> None:
         return
     emb = Embedder()
     for name in args.files:
-        run_file(routing / f"{name}.jsonl", emb)
+        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs)
 
 
 if __name__ == "__main__":

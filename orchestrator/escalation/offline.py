@@ -24,7 +24,8 @@ def escalation_inputs(ds: Any, quality: np.ndarray, est_cost: np.ndarray | None,
 
 
 def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, train_cost: np.ndarray,
-                      test_cost: np.ndarray, *, seed: int = 0, signals: tuple[str, ...] = ("agreement", "router", "learned")) -> dict | None:
+                      test_cost: np.ndarray, *, seed: int = 0, signals: tuple[str, ...] = ("agreement", "router", "learned"),
+                      logprobs: tuple[np.ndarray, np.ndarray] | None = None) -> dict | None:
     """The escalation table for a router fitted in this run on ``train`` (its held-out
     predictions tune the thresholds); None when the router has none (loaded from artifacts)."""
     oof_q = getattr(router, "_oof_quality", None)
@@ -33,7 +34,7 @@ def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, 
     q_te, c_te = router.quality_and_cost(test.prompts, embeddings=test_emb)
     pick = np.array([router.experts_.index(d.chosen[0]) for d in router.route(test.prompts, embeddings=test_emb, k=1)])
     return evaluate_escalation(
-        escalation_inputs(train, oof_q, router._oof_cost, train_cost, router.cost_scale_),
-        escalation_inputs(test, q_te, c_te, test_cost, router.cost_scale_),
+        escalation_inputs(train, oof_q, router._oof_cost, train_cost, router.cost_scale_, None if logprobs is None else logprobs[0]),
+        escalation_inputs(test, q_te, c_te, test_cost, router.cost_scale_, None if logprobs is None else logprobs[1]),
         list(test.experts), router_pick=pick, signals=signals, seed=seed,
     )
