@@ -61,6 +61,7 @@ class Trace:
 
 def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
     n, T, F = len(d), plan.max_tiers, len(FEATURES)
+    m = d.scores.shape[1]
     out = Trace(np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T), dtype=bool), np.zeros((n, T, F)), np.zeros(n, dtype=int))
     truth = np.nan_to_num(d.scores, nan=0.0)
     for i in range(n):
@@ -78,6 +79,7 @@ def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
                 agree=tl.agree, share=tl.share, router_p=float(d.quality[i, tl.winner]), missing=tl.answer is None,
                 length=None if d.lengths is None else float(np.mean(d.lengths[i, tl.support])),
                 logprob=None if d.logprobs is None else float(d.logprobs[i, tl.winner]), n_called=len(called),
+                gap=max([float(d.quality[i, j]) for j in range(m) if j not in called] or [d.quality[i, tl.winner]]) - float(d.quality[i, tl.winner]),
             )
         out.n_tiers[i] = min(len(tiers), T)
     return out

@@ -4,8 +4,9 @@
   merged answer (needs two or more experts; a missing answer agrees with nobody);
 - ``router``: the router's predicted P(correct) of the expert whose answer is returned;
 - ``logprob``: exp(mean token log-probability) of that expert's answer (vLLM's ``logprobs``);
-- ``learned``: a logistic regression over all of the above plus answer length and a missing-answer
-  flag, fitted on held-out training rows per tier, so its output is a calibrated P(correct).
+- ``learned``: a logistic regression over all of the above plus answer length, a missing-answer
+  flag and the router's predicted gain from escalating, fitted on held-out training rows per
+  tier, so its output is a calibrated P(correct).
 
 Each signal maps to a number in [0, 1]; a policy accepts when it is ``>= threshold``.
 """
@@ -17,17 +18,20 @@ import numpy as np
 __all__ = ["FEATURES", "SIGNALS", "LearnedConfidence", "confidence_features", "signal_value"]
 
 SIGNALS = ("agreement", "router", "logprob", "learned")
-FEATURES = ("agree", "share", "router_p", "missing", "log_length", "logprob_p", "n_called")
+FEATURES = ("agree", "share", "router_p", "missing", "log_length", "logprob_p", "n_called", "gap")
 
 
 def confidence_features(*, agree: float, share: float, router_p: float, missing: bool, length: float | None,
-                        logprob: float | None, n_called: int) -> np.ndarray:
-    """One feature row (see ``FEATURES``); unknown length/logprob become neutral values."""
+                        logprob: float | None, n_called: int, gap: float = 0.0) -> np.ndarray:
+    """One feature row (see ``FEATURES``); unknown length/logprob become neutral values.
+    ``gap``: how much better the router rates the best expert not called yet (what escalating
+    could gain)."""
     return np.array([
         agree, share, router_p, float(missing),
         0.0 if length is None or not np.isfinite(length) else float(np.log1p(max(length, 0.0))),
         0.5 if logprob is None or not np.isfinite(logprob) else float(np.exp(min(logprob, 0.0))),
         float(n_called),
+        float(gap),
     ])
 
 
