@@ -166,7 +166,7 @@ class RouterSettings(_Model):
     top_p: Annotated[float, Field(gt=0, le=1)] = 0.5
     selection: Literal["top_k", "sample", "cover"] = "top_k"
     cost_weight: float | Literal["cv"] = Field(
-        default="cv", description="quality/cost dial; 'cv' = the weight training picked by cross-validation (one-SE rule)"
+        default="cv", description="quality/cost dial; 'cv' = the cheapest weight that gives up no first-choice accuracy on cross-validation"
     )
     category_experts: dict[str, list[str]] = Field(
         default_factory=dict, description="category -> experts, overriding the learned map"

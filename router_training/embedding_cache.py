@@ -1,4 +1,8 @@
-"""Embeddings of whole files, cached on disk under ``artifacts/embeddings/``.
+"""Embeddings of whole files, cached on disk in a cache folder outside the source tree.
+
+The folder is ``$ORCHESTRATOR_CACHE_DIR/embeddings`` when that is set, else the user cache dir
+(``$XDG_CACHE_HOME`` or ``~/.cache``) ``/orchestrator/embeddings``; the CLI's
+``--cache-dir`` overrides it and ``--no-embedding-cache`` turns caching off.
 
 Embedding the shared routing files takes minutes on a 2-core CPU; development, tests and
 benchmarks reuse the cache. The key covers the texts, the embedding model's fingerprint and
@@ -8,15 +12,26 @@ the router's prompt view, so a stale cache can never be read for other inputs.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 
 from orchestrator.router.text import VIEW_VERSION, query_views
 
-__all__ = ["DEFAULT_CACHE_DIR", "cached_embeddings"]
+__all__ = ["DEFAULT_CACHE_DIR", "cached_embeddings", "default_cache_dir"]
 
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parents[1] / "artifacts" / "embeddings"
+
+def default_cache_dir() -> Path:
+    """Where embedding caches go unless told otherwise (never inside the source tree)."""
+    root = os.environ.get("ORCHESTRATOR_CACHE_DIR")
+    if root:
+        return Path(root).expanduser() / "embeddings"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "orchestrator" / "embeddings"
+
+
+DEFAULT_CACHE_DIR = default_cache_dir()
 
 
 def _key(texts: list[str], model_id: str) -> str:

@@ -54,21 +54,22 @@ def train_router(
     profile_out: str | Path | None = None,
     static_tier: bool = False,
     cache_dir: str | Path | None = None,
+    use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> TrainReport:
     from orchestrator.config import load_config
     from orchestrator.embeddings import Embedder
     from orchestrator.router import TwoLevelRouter
     from orchestrator.router.dials import router_params
-    from router_training.embedding_cache import DEFAULT_CACHE_DIR, cached_embeddings
+    from router_training.embedding_cache import cached_embeddings, default_cache_dir
 
     say = progress or (lambda _m: None)
     config = load_config(config_path) if config_path is not None else None
-    ds = load_dataset(data)
+    ds = load_dataset(data, require_complete=True)  # what `eval` rejects, `train` rejects too (file:line)
     if any(s == "train" for s in ds.splits):
         ds = ds.split("train")
     router = TwoLevelRouter(random_state=seed, **router_params(config.router if config is not None else None), embedder=Embedder())
-    cache = DEFAULT_CACHE_DIR if cache_dir is None else cache_dir
+    cache = None if not use_cache else (default_cache_dir() if cache_dir is None else cache_dir)
     say(f"embedding {len(ds)} training prompts")
     X = cached_embeddings(ds.prompts, router.embedder, cache_dir=cache)
     cats = cat_X = None

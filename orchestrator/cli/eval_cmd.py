@@ -93,10 +93,10 @@ def _run(options: Any, out: Path, as_json: bool, embedder: Any = None) -> None:
 
 def _default_cache_dir() -> Path | None:
     try:
-        from router_training.embedding_cache import DEFAULT_CACHE_DIR
+        from router_training.embedding_cache import default_cache_dir
     except ImportError:
         return None
-    return DEFAULT_CACHE_DIR
+    return default_cache_dir()
 
 
 def eval_command(
@@ -109,7 +109,9 @@ def eval_command(
     seed: int = typer.Option(0, "--seed", help="seed of the random policy and the bootstrap"),
     k: int | None = typer.Option(None, "--k", min=1, help="experts per query for every policy (default: the router's dynamic k)"),
     bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="bootstrap resamples for 95% intervals (0 = none)"),
-    embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="reuse embeddings cached under artifacts/embeddings"),
+    embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="cache prompt embeddings on disk"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="embedding cache folder (default: $ORCHESTRATOR_CACHE_DIR/embeddings or ~/.cache/orchestrator/embeddings)"),
+    escalation: bool = typer.Option(True, "--escalation/--no-escalation", help="also replay escalation (cascade) policies over recorded answers"),
     compare: tuple[Path, Path] | None = typer.Option(None, "--compare", help="two report.json files: show what changed from A to B"),
     ray_address: str | None = typer.Option(
         None, "--ray", help="embed the prompts on Ray: 'auto' (the running cluster), host:port or ray://..., or 'local'"
@@ -123,9 +125,10 @@ def eval_command(
         raise fail("--data is required (or --compare A.json B.json)")
     from orchestrator.evaluation.runner import EvalOptions
 
-    cache = _default_cache_dir() if embedding_cache else None
+    cache = (cache_dir or _default_cache_dir()) if embedding_cache else None
     options = EvalOptions(
-        data=data, config_path=config, artifacts=artifacts, split=split, seed=seed, k=k, n_boot=bootstrap, embedding_cache=cache
+        data=data, config_path=config, artifacts=artifacts, split=split, seed=seed, k=k, n_boot=bootstrap, embedding_cache=cache,
+        escalation=escalation,
     )
     embedder = None
     if ray_address:  # [issue 14] the embedding, which grows with rows, sharded over Ray Data actors

@@ -18,6 +18,8 @@ def train(
     seed: int = typer.Option(0, "--seed", help="seed of folds, clustering and sampling"),
     profile_out: Path | None = typer.Option(None, "--profile-out", help="write a YAML profile section for experts.yaml"),
     static_tier: bool = typer.Option(False, "--static-tier", help="also distil the fast static embedding tier (minutes)"),
+    cache_dir: Path | None = typer.Option(None, "--cache-dir", help="embedding cache folder (default: $ORCHESTRATOR_CACHE_DIR/embeddings or ~/.cache/orchestrator/embeddings)"),
+    embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="cache prompt embeddings on disk"),
 ) -> None:
     """Fit the router (category head, skill profiles, cross-validated quality blend) and save it."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -28,7 +30,7 @@ def train(
         task = bar.add_task("loading", total=None)
         report = train_router(
             data, out, config_path=config, categories_path=categories, seed=seed, profile_out=profile_out,
-            static_tier=static_tier, progress=lambda msg: bar.update(task, description=msg),
+            static_tier=static_tier, cache_dir=cache_dir, use_cache=embedding_cache, progress=lambda msg: bar.update(task, description=msg),
         )
     if report.only_in_data:
         err_console.print(f"warning: experts in the data but not in the config (not routed to): {', '.join(report.only_in_data)}", style="yellow", soft_wrap=True)

@@ -142,6 +142,10 @@ def markdown_report(report: EvalReport, plots: list[str] | None = None) -> str:
         )
     if report.cost_quality:
         parts += ["## Cost-quality dial (router)", _md_sweep(report)]
+    if report.escalation:
+        from orchestrator.escalation.render import escalation_markdown
+
+        parts += ["## Escalation (cascade) policies", escalation_markdown(report.escalation, lambda c: fmt_cost(c, report.cost_unit))]
     parts += ["## Expert traffic (% of calls)", _md_traffic(report)]
     if "router" in report.policies:
         parts += ["## Router traffic per category (% of the category's calls)", _md_category_traffic(report, "router")]

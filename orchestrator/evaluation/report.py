@@ -8,6 +8,7 @@ Infinite values (cost-of-pass of a policy that is never right) serialise as ``nu
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,6 +96,7 @@ class EvalReport(_Model):
     cost_quality: list[CostQualityPoint] = Field(default_factory=list, description="the router's cost dial sweep")
     cost_quality_auc: dict[str, float | None] = Field(default_factory=dict)
     router: dict[str, object] = Field(default_factory=dict, description="how the router was obtained")
+    escalation: dict[str, Any] | None = Field(default=None, description="escalation (cascade) policies: see orchestrator.escalation")
     timings_s: dict[str, float] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
 

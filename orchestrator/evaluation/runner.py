@@ -57,6 +57,7 @@ class EvalOptions:
     embed_chunk: int = 2048
     embedding_cache: Path | None = None
     sweep_rows: int = 20_000
+    escalation: bool = True
 
 
 @dataclass
@@ -293,12 +294,31 @@ def run_evaluation(opts: EvalOptions, *, progress: Progress | None = None, embed
         report.cost_quality = _sweep(routers["router"], test, test_emb, test_costs, opts, progress)
         report.cost_quality_auc["router_dial"] = _dial_auc(report)
         clock.lap("sweep")
+    report.escalation = _escalation(routers["router"], train, test, test_emb, train_costs, test_costs, opts, progress)
+    clock.lap("escalation")
     report.dataset, report.split, report.n_train, report.k = str(opts.data), opts.split, len(train), opts.k
     report.best_single_expert = best
     report.router = {"source": str(opts.artifacts) if opts.artifacts else f"fitted on the train split ({len(train)} rows)"}
     report.notes = notes + _notes(report, view, costs, opts, routers["router"])
     report.timings_s = clock.total()
     return EvalResult(report, scored, test)
+
+
+def _escalation(router: Any, train: RoutingDataset, test: RoutingDataset, test_emb: np.ndarray, train_costs: CostSignal,
+                test_costs: CostSignal, opts: EvalOptions, progress: Progress) -> dict[str, Any] | None:
+    """Escalation policies replayed over the recorded answers (only for a router fitted here:
+    its held-out predictions on train tune the thresholds)."""
+    if not opts.escalation or not len(train):
+        return None
+    from orchestrator.escalation.offline import escalation_report
+
+    ones = lambda d: np.ones(d.scores.shape)  # noqa: E731 - no cost signal: every call costs 1
+    with progress.stage("replaying escalation policies") as advance:
+        rep = escalation_report(router, train, test, test_emb,
+                                train_costs.matrix if train_costs.matrix is not None else ones(train),
+                                test_costs.matrix if test_costs.matrix is not None else ones(test), seed=opts.seed)
+        advance(1)
+    return rep
 
 
 def _default_embedder() -> Any:

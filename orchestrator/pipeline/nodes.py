@@ -97,6 +97,8 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
     ctx = runtime.context
     decision = state.decision
     assert decision is not None  # the graph always routes first
+    if state.options.escalation is not None:
+        return await _dispatch_cascade(state, ctx)
     chosen = list(decision.chosen)
     # Experts the router excluded (not allowed, over budget) score -inf and are never spares.
     spares = [e.name for e in decision.experts if e.name not in chosen and math.isfinite(e.score)][: ctx.max_fallbacks]
@@ -169,6 +171,16 @@ def _buffered(state: PipelineState, ctx: PipelineContext) -> bool:
     category = state.options.category or (decision.category if decision is not None else None)
     ensemble = decision is not None and len(decision.chosen) > 1
     return when == "always" or ensemble or category in ctx.config.verification.high_stakes_categories
+
+
+async def _dispatch_cascade(state: PipelineState, ctx: PipelineContext) -> dict[str, Any]:
+    """Escalation instead of a fixed expert set (orchestrator.escalation): cheapest trusted first."""
+    from orchestrator.escalation.runtime import escalate, summary_event
+
+    opts = state.options.escalation
+    out = await escalate(state.decision, state.messages, state.params, ctx.call, opts, budget=state.options.budget)
+    failures = [ExpertFailure(*f) for f in out.failures]
+    return {"completions": out.completions, "failures": failures, "trace": [*out.events, summary_event(out, opts)]}
 
 
 def _raise_client_error(errors: list[BaseException]) -> None:

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestrator.escalation.options import EscalationOptions
+
 __all__ = ["RequestOptions", "VerifyOptions"]
 
 
@@ -31,6 +33,7 @@ class RequestOptions(BaseModel):
         default=None, description="debate verification: off|auto|always, or {when, mode}; true = always, false = off"
     )
     trace: bool = Field(default=False, description="return the full per-step trace in the response")
+    escalation: EscalationOptions | None = Field(default=None, description="cascade: cheapest trusted expert first, escalate on low confidence")
 
     def verify_plan(self, enabled_by_default: bool) -> tuple[str, str | None]:
         """(when, mode) for this request: its own ``verify`` or experts.yaml's default."""

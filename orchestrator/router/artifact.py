@@ -97,9 +97,9 @@ def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = "min
 
     manifest = read_manifest(path)
     if embedder is None:
-        from orchestrator.embeddings import Embedder
+        from orchestrator.embeddings import SERVING_THREADS, Embedder
 
-        embedder = Embedder()
+        embedder = Embedder(threads=SERVING_THREADS)  # a loaded router serves queries: see Embedder.threads
     base = _base_embedder(embedder)
     if manifest.get("embedding_model") != base.name or manifest.get("embedder_fingerprint") != base.fingerprint:
         raise ArtifactError(

@@ -1,14 +1,14 @@
 """Choosing how the router's signals are blended, by K-fold cross-validation on the training rows.
 
 Each fold fits every part on the other folds and scores its held-out rows; the out-of-fold
-signals are then blended with every weight combination on a 0.25 grid (and every k of the
-neighbour learner and C of the logistic one), and the blend with the lowest *Brier score* wins,
-ties going to the higher routing accuracy (mean recorded score of the top-1 expert). Brier is a
-proper scoring rule: it rewards P(correct) estimates that are right at every level, which is
-what trading quality against cost needs; top-1 accuracy only looks at each row's argmax, is
-noisy, and on these files just re-finds the best single model. The out-of-fold accuracy and
-cost at each cost weight (with fold standard errors) feed the one-standard-error rule for the
-default cost weight. Nothing from the test split is ever looked at.
+signals are then blended with every weight combination on a 0.25 grid (and every k and
+shrinkage of the neighbour learner and C of the logistic one). The neighbour means are shrunk
+toward the finest-label prior (``task`` when the data has it: p(task | x) times per-task
+accuracy), with ``shrinkage`` pseudo-rows. The blend with the highest *routing accuracy at the
+chosen cost weight* wins (the recorded score of each row's first choice, which is what routing
+is judged on), ties going to the lower Brier score. The out-of-fold accuracy and cost at each
+cost weight (with fold standard errors) give the dial's curve and the default cost weight.
+Nothing from the test split is ever looked at.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from orchestrator.router.tuning import fold_mean_and_se
 
 __all__ = ["Blend", "OutOfFold", "choose_blend", "routing_accuracy"]
 
-COMPONENTS = ("logistic", "knn", "category", "skill")
+COMPONENTS = ("logistic", "knn", "category", "task", "skill")
+SHRINKAGE_GRID = (0.0, 2.0, 10.0, 40.0)
 COST_WEIGHT_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
 OOF_NEIGHBOURS = 80  # kept per held-out row for tuning the coverage selector
 
@@ -39,11 +40,16 @@ class Blend:
     cv_accuracy: float = 0.0
     cv_brier: float = 0.0
     cost_curve: list[dict[str, float]] = field(default_factory=list)
+    shrinkage: float = 2.0  # pseudo-rows of the finest-label prior in the neighbour mean
+    selected_at_cost_weight: float = 0.0
+
+    def knn(self, s: Signals) -> np.ndarray:
+        return (self.k * s.knn[self.k] + self.shrinkage * s.prior) / (self.k + self.shrinkage)
 
     def apply(self, s: Signals) -> np.ndarray:
         w = self.weights
-        q = w["logistic"] * s.logistic[self.C] + w["knn"] * s.knn[self.k]
-        return q + w["category"] * s.category_prior + w["skill"] * s.skill_quality
+        q = w["logistic"] * s.logistic[self.C] + w["knn"] * self.knn(s)
+        return q + w["category"] * s.category_prior + w.get("task", 0.0) * s.prior + w["skill"] * s.skill_quality
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ class OutOfFold:
 
     folds: np.ndarray
     neighbours: np.ndarray
+    quality: np.ndarray | None = None  # (n, m) out-of-fold blended P(correct) of the chosen blend
+    cost: np.ndarray | None = None  # (n, m) out-of-fold expected cost per call
 
 
 def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | None = None) -> float:
@@ -63,12 +71,13 @@ def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | No
     return float(truth[np.arange(len(truth)), pick].mean())
 
 
-def _weight_grid(step: float = 0.25) -> list[dict[str, float]]:
+def _weight_grid(step: float = 0.25, with_task: bool = True) -> list[dict[str, float]]:
     n = round(1 / step)
     out = []
     for combo in itertools.product(range(n + 1), repeat=len(COMPONENTS)):
-        if sum(combo) == n:
-            out.append({c: v * step for c, v in zip(COMPONENTS, combo, strict=True)})
+        w = {c: v * step for c, v in zip(COMPONENTS, combo, strict=True)}
+        if sum(combo) == n and (with_task or w["task"] == 0):
+            out.append(w)
     return out
 
 
@@ -89,6 +98,7 @@ def _stack(parts: list[Signals], order: np.ndarray) -> Signals:
         skill_hot=np.zeros((len(order), 0)),
         skills=[],
         cost=None if first.cost is None else cat([p.cost for p in parts]),
+        task_prior=None if first.task_prior is None else cat([p.task_prior for p in parts]),
     )
 
 
@@ -104,6 +114,8 @@ def choose_blend(
     category_C: float,
     entropy_threshold: float,
     cost_scale: CostScale | None = None,
+    select_cost_weight: float = 0.0,
+    shrinkages: tuple[float, ...] = SHRINKAGE_GRID,
     cv: int = 5,
     random_state: int = 0,
     progress: Callable[[str], None] | None = None,
@@ -127,22 +139,30 @@ def choose_blend(
         neighbours[va, : nb.shape[1]] = nb
         neighbours[va, nb.shape[1] :] = nb[:, -1:]  # a fold smaller than the width: repeat the farthest
     s = _stack(oof, np.concatenate(order))
-    mean_cost = None if costs is None else costs.mean(axis=0)
-    tiebreak = None if mean_cost is None else np.broadcast_to(mean_cost, truth.shape)
+    # Routing at the chosen cost weight: quality minus the dial's penalty on estimated cost.
+    penalty = 0.0
+    if select_cost_weight > 0 and s.cost is not None and cost_scale is not None:
+        penalty = select_cost_weight * cost_scale(s.cost)
+    tiebreak = None if s.cost is None or cost_scale is None else cost_scale(s.cost)
     best: tuple[float, float, Blend] | None = None
-    for k, C, w in itertools.product(ks, Cs, _weight_grid()):
-        blend = Blend(k=k, C=C, weights=w)
-        q = np.clip(blend.apply(s), 0.0, 1.0)
-        acc = routing_accuracy(q, truth, tiebreak)
-        brier = float(((q - truth) ** 2).mean())
-        if best is None or (-round(brier, 6), acc) > (-round(best[1], 6), best[0]):
-            best = (acc, brier, blend)
+    grid = _weight_grid(with_task=s.task_prior is not None)
+    for k, C, shrink in itertools.product(ks, Cs, shrinkages):
+        for w in grid:
+            if w["knn"] == 0 and shrink != shrinkages[0]:
+                continue  # the shrinkage only matters to the neighbour term
+            blend = Blend(k=k, C=C, weights=w, shrinkage=shrink)
+            q = np.clip(blend.apply(s), 0.0, 1.0)
+            acc = routing_accuracy(q - penalty, truth, tiebreak)
+            brier = float(((q - truth) ** 2).mean())
+            if best is None or (round(acc, 9), -brier) > (round(best[0], 9), -best[1]):
+                best = (acc, brier, blend)
     assert best is not None
     acc, brier, blend = best
     curve = _cost_curve(np.clip(blend.apply(s), 0.0, 1.0), truth, s.cost, costs, fold_of, cost_scale)
     return (
-        Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier, cost_curve=curve),
-        OutOfFold(folds=fold_of, neighbours=neighbours),
+        Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier, cost_curve=curve,
+              shrinkage=blend.shrinkage, selected_at_cost_weight=select_cost_weight),
+        OutOfFold(folds=fold_of, neighbours=neighbours, quality=np.clip(blend.apply(s), 0.0, 1.0), cost=s.cost),
     )
 
 

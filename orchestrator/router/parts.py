@@ -33,6 +33,10 @@ class Parts:
     overall: np.ndarray  # (m,): smoothed mean score overall (the fallback category's row)
     tagger: SkillTagger
     profiles: SkillProfiles
+    # The finest label the data has (``task``), predicted from the query: its smoothed score
+    # table is the prior instance-level scorers are shrunk toward. None without task labels.
+    task: CategoryClassifier | None = None
+    task_table: np.ndarray | None = None
 
 
 @dataclass
@@ -43,13 +47,19 @@ class Signals:
     fallback: np.ndarray  # (n,) bool: entropy above threshold
     entropy: np.ndarray  # (n,)
     neighbours: np.ndarray  # (n, k_max) nearest training rows
-    knn: dict[int, np.ndarray]  # k -> (n, m)
+    knn: dict[int, np.ndarray]  # k -> (n, m): plain mean score of the k nearest training rows
     logistic: dict[float, np.ndarray]  # C -> (n, m)
     category_prior: np.ndarray  # (n, m)
     skill_quality: np.ndarray  # (n, m)
     skill_hot: np.ndarray  # (n, n_skills)
     skills: list[list[str]]
     cost: np.ndarray | None  # (n, m) expected cost per call
+    task_prior: np.ndarray | None = None  # (n, m): p(task | x) @ per-task accuracy (category prior without tasks)
+
+    @property
+    def prior(self) -> np.ndarray:
+        """The finest-label prior: task when the data has tasks, else category."""
+        return self.category_prior if self.task_prior is None else self.task_prior
 
 
 def _category_table(labels: list[str], classes: list[str], scores: np.ndarray, overall: np.ndarray) -> np.ndarray:
@@ -83,6 +93,11 @@ def fit_parts(
         cat_X, cat_y = np.vstack([X, extra_X]), cat_y + list(extra_labels)
     category = CategoryClassifier(C=category_C, random_state=random_state).fit(cat_X, cat_y)
     tagger = SkillTagger(random_state=random_state).fit(X, labels, tasks)
+    task = task_table = None
+    task_labels = [t or "" for t in tasks]
+    if len({t for t in task_labels if t}) > 1 and set(task_labels) != set(labels):
+        task = CategoryClassifier(C=category_C, random_state=random_state).fit(X, task_labels)
+        task_table = _category_table(task_labels, task.classes_, scores, overall)
     return Parts(
         knn=NeighbourScores(n_neighbors=k_max).fit(X, scores, costs),
         logistic={C: ExpertLogistic(C=C).fit(X, scores) for C in Cs},
@@ -91,6 +106,8 @@ def fit_parts(
         overall=overall,
         tagger=tagger,
         profiles=SkillProfiles.fit(tagger.train_skills(), scores, [str(j) for j in range(scores.shape[1])]),
+        task=task,
+        task_table=task_table,
     )
 
 
@@ -103,7 +120,12 @@ def signals(parts: Parts, X: np.ndarray, *, ks: tuple[int, ...], entropy_thresho
     neighbours = parts.knn.neighbours(X, max(ks))
     classes = parts.category.classes_
     top = [None if fb else classes[int(j)] for fb, j in zip(fallback, probs.argmax(axis=1), strict=True)]
-    skills = parts.tagger.query_skills(X, neighbours, top)
+    task_prior, top_task = None, None
+    if parts.task is not None and parts.task_table is not None:
+        tprobs = parts.task.predict_proba(X)
+        task_prior = np.where(fallback[:, None], prior, tprobs @ parts.task_table)
+        top_task = [parts.task.classes_[int(j)] or None for j in tprobs.argmax(axis=1)]
+    skills = parts.tagger.query_skills(X, neighbours, top, top_task)
     hot = parts.profiles.multi_hot(skills)
     # P(correct) per skill from the smoothed net win rate, averaged over the query's known skills.
     per_skill = (parts.profiles.rate + 1.0) / 2.0
@@ -114,11 +136,12 @@ def signals(parts: Parts, X: np.ndarray, *, ks: tuple[int, ...], entropy_thresho
         fallback=fallback,
         entropy=entropy,
         neighbours=neighbours,
-        knn={k: parts.knn.predict_from(neighbours, k) for k in ks},
+        knn={k: parts.knn.mean_from(neighbours, k) for k in ks},
         logistic={C: lr.predict(X) for C, lr in parts.logistic.items()},
         category_prior=prior,
         skill_quality=skill_q,
         skill_hot=hot,
         skills=skills,
         cost=parts.knn.cost_from(neighbours),
+        task_prior=task_prior,
     )

@@ -68,6 +68,10 @@ class NeighbourScores:
         order = np.argsort(-np.take_along_axis(sims, idx, axis=1), axis=1, kind="stable")
         return np.take_along_axis(idx, order, axis=1)
 
+    def mean_from(self, idx: np.ndarray, k: int | None = None) -> np.ndarray:
+        """Plain mean score of the first ``k`` neighbours (no shrinkage: the blend shrinks it)."""
+        return self.scores_[idx[:, : k or self.n_neighbors]].mean(axis=1)
+
     def predict_from(self, idx: np.ndarray, k: int | None = None) -> np.ndarray:
         idx = idx[:, : k or self.n_neighbors]
         k = idx.shape[1]

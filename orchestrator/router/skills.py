@@ -56,9 +56,11 @@ class SkillTagger:
     def clusters(self, X: np.ndarray) -> np.ndarray:
         return np.argmax(X.astype(np.float32, copy=False) @ self.centroids_.T, axis=1)
 
-    def query_skills(self, X: np.ndarray, neighbours: np.ndarray, categories: list[str | None]) -> list[list[str]]:
+    def query_skills(self, X: np.ndarray, neighbours: np.ndarray, categories: list[str | None],
+                     tasks: list[str | None] | None = None) -> list[list[str]]:
         """Skills of new queries; ``neighbours`` are their nearest training rows (from the kNN learner),
-        ``categories`` the classifier's category per query (None on fallback)."""
+        ``categories`` the classifier's category per query (None on fallback), ``tasks`` the task
+        classifier's prediction (the finest label; None when the data has no tasks)."""
         clusters = self.clusters(X)
         out = []
         for i in range(X.shape[0]):
@@ -66,6 +68,8 @@ class SkillTagger:
             near = neighbours[i, : self.n_neighbors]
             counts = Counter(self.train_tasks_[j] for j in near if self.train_tasks_[j])
             ss += [f"task:{t}" for t, c in counts.most_common() if c >= self.min_share * len(near)]
+            if tasks is not None and tasks[i] and f"task:{tasks[i]}" not in ss:
+                ss.insert(1 if categories[i] else 0, f"task:{tasks[i]}")
             ss.append(f"cluster:{clusters[i]}")
             out.append(ss)
         return out

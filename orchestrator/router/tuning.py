@@ -11,7 +11,9 @@ import numpy as np
 
 from orchestrator.router.selection import greedy_cover
 
-__all__ = ["CoverChoice", "choose_cover", "fold_mean_and_se", "one_standard_error"]
+__all__ = ["CoverChoice", "choose_cover", "fold_mean_and_se", "free_accuracy", "one_standard_error"]
+
+FREE_TOLERANCE = 0.002  # absolute CV accuracy treated as "no loss" (at most a quarter of a standard error)
 
 COVER_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 COVER_NEIGHBOURS = (20, 40, 80)
@@ -25,6 +27,21 @@ def fold_mean_and_se(values: np.ndarray, folds: np.ndarray) -> tuple[float, floa
     per_fold = np.array([values[folds == f].mean() for f in ids])
     se = float(per_fold.std(ddof=1) / np.sqrt(len(ids))) if len(ids) > 1 else 0.0
     return float(values.mean()), se
+
+
+def free_accuracy(accuracy: np.ndarray, se: np.ndarray, cost: np.ndarray) -> int:
+    """Index of the cheapest setting that gives up no first-choice accuracy CV can see.
+
+    The one-standard-error rule trades up to a standard error of accuracy (0.5-1 point on these
+    files) for cost; a default must not. Here a setting qualifies only when its CV accuracy is
+    within ``min(FREE_TOLERANCE, se/4)`` of the best's, so the default keeps the accuracy and
+    takes only the savings that are free.
+    """
+    accuracy, se, cost = map(np.asarray, (accuracy, se, cost))
+    best = int(np.argmax(accuracy))
+    tol = min(FREE_TOLERANCE, float(se[best]) / 4)
+    ok = np.flatnonzero(accuracy >= accuracy[best] - tol - 1e-12)
+    return int(ok[np.argmin(cost[ok])])
 
 
 def one_standard_error(accuracy: np.ndarray, se: np.ndarray, cost: np.ndarray) -> int:

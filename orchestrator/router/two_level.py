@@ -25,7 +25,7 @@ from orchestrator.router.parts import Parts, Signals, fit_parts, signals
 from orchestrator.router.profiles import recruiter_weights
 from orchestrator.router.selection import CostScale, normalise_cost
 from orchestrator.router.text import query_views
-from orchestrator.router.tuning import CoverChoice, choose_cover, one_standard_error
+from orchestrator.router.tuning import CoverChoice, choose_cover, free_accuracy
 
 __all__ = ["TwoLevelRouter"]
 
@@ -58,8 +58,10 @@ class TwoLevelRouter:
         that all chosen fail, from training neighbours shrunk towards all training rows by a mix
         chosen by cross-validation; see ``cover_``).
     cost_weight : default quality/cost dial (score = quality - cost_weight * log-scaled cost in
-        [0, 1], see :class:`~orchestrator.router.selection.CostScale`), or ``"cv"``: the weight
-        the one-standard-error rule picks on cross-validation (``cv_cost_weight_``).
+        [0, 1], see :class:`~orchestrator.router.selection.CostScale`), or ``"cv"``: the largest
+        saving cross-validation says is free — the cheapest weight whose out-of-fold first-choice
+        accuracy is within a hair of the best (``cv_cost_weight_``, see ``tuning.free_accuracy``).
+        The blend is chosen by CV routing accuracy at this weight (at 0 for ``"cv"``).
     random_state : seeds folds, clustering and sampling.
     fallback_category : the category uncertain queries fall back to (config ``router.fallback_category``).
     k_temperature : softmax temperature turning scores into the mass used for dynamic k.
@@ -156,12 +158,16 @@ class TwoLevelRouter:
             inp.X, inp.scores, inp.costs, inp.labels, inp.tasks, ks=ks, Cs=tuple(self.C_grid),
             category_C=self.category_C, entropy_threshold=self.entropy_threshold,
             cost_scale=self.cost_scale_ if inp.expert_cost is not None else None, cv=self.cv,
+            select_cost_weight=0.0 if self.cost_weight == "cv" else float(self.cost_weight),
             random_state=self.random_state, progress=say,
         )
         curve = self.blend_.cost_curve
-        self.cv_cost_weight_ = float(curve[one_standard_error(
+        self.cv_cost_weight_ = float(curve[free_accuracy(
             [c["accuracy"] for c in curve], [c["se"] for c in curve], [c["mean_cost"] for c in curve]
         )]["cost_weight"]) if curve else 0.0
+        # Held-out predictions on the training rows, for tuning what sits on top of the router
+        # (escalation thresholds); private, so never written to the artifact.
+        self._oof_quality, self._oof_cost = oof.quality, oof.cost
         say("cross-validating the coverage selector")
         self.cover_ = choose_cover(np.nan_to_num(inp.scores, nan=0.0), oof.neighbours, oof.folds)
         say("fitting on all training rows")
@@ -198,6 +204,11 @@ class TwoLevelRouter:
         """Predicted score of every expert on every prompt, ``(n, n_experts)`` in ``experts_`` order."""
         return np.clip(self.blend_.apply(self._signals(prompts, embeddings)), 0.0, 1.0)
 
+    def quality_and_cost(self, prompts: list[str], *, embeddings: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Predicted P(correct) ``(n, m)`` and expected cost per call ``(n, m)`` (None without costs)."""
+        s = self._signals(prompts, embeddings)
+        return np.clip(self.blend_.apply(s), 0.0, 1.0), self._expected_cost(s, len(prompts))
+
     def _expected_cost(self, s: Signals, n: int) -> np.ndarray | None:
         if self.expert_cost_ is None:
             return None
@@ -207,7 +218,7 @@ class TwoLevelRouter:
               cost_weight: float | Literal["cv"] | None = None, budget: float | None = None,
               allowed_experts: list[str] | None = None, mode: Mode = "two_level") -> list[RoutingDecision]:
         """Decide, for each prompt, which experts to call (vectorised over the batch).
-        ``cost_weight``: None = the router's own, ``"cv"`` = the one-standard-error weight."""
+        ``cost_weight``: None = the router's own, ``"cv"`` = the free-accuracy weight CV chose."""
         if mode not in ("two_level", "category", "recruiter"):
             raise RoutingError(f"unknown routing mode {mode!r}: use two_level, category or recruiter")
         if k is not None and k < 1:

@@ -113,6 +113,11 @@ class Answerer:
         self.book = book
         self.verification = verification  # a VerificationResponder: debate, judge and agent prompts
 
+    def correct(self, prompt: str) -> bool | None:
+        """Whether the replayed answer to ``prompt`` is right (None: nothing recorded for it)."""
+        recorded = self.book.lookup(prompt) if self.book is not None else None
+        return recorded.correct if recorded is not None else None
+
     def answer(self, prompt: str) -> str:
         if self.verification is not None and (reply := self.verification.respond(prompt)) is not None:
             return reply

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -32,6 +32,7 @@ from orchestrator.protocol import (
 )
 from services.expert_sim.faults import ConnectionDropped, DroppedResponse, FaultPlan
 from services.expert_sim.generation import Outcome, Plan, Step, decode
+from services.expert_sim.logprob_values import token_logprobs
 from services.expert_sim.logprobs import chat_logprobs
 from services.expert_sim.sampling_checks import check_sampling
 from services.expert_sim.state import RequestRejected, SimState, error_json, get_state
@@ -97,6 +98,10 @@ async def chat_completions(body: ChatCompletionRequest, state: SimState = Depend
         return error_json("Simulated internal server error (fault injection).", "InternalServerError", 500)
     request_id = random_id("chatcmpl")
     extras = _ChatExtras(call, body.top_logprobs or 0 if body.logprobs else None, state.settings.seed)
+    if extras.top_logprobs is not None and call is None:
+        # Confidence that follows the replay: sure when the recorded answer is right, less when wrong.
+        correct = state.answerer.correct(user_text)
+        extras.values = token_logprobs(len(split_pieces(answer)), correct, seed=state.settings.seed, expert=state.answerer.expert, prompt=user_text)
     if body.stream:
         return _sse(_chat_events(state, plan, request_id, body.wants_usage_chunk, faults, extras))
     outcome = Outcome()
@@ -122,18 +127,21 @@ def _tool_choice(body: ChatCompletionRequest) -> Any:
     return body.tool_choice if "tool_choice" in body.model_fields_set else ("auto" if body.tools else "none")
 
 
-@dataclass(frozen=True)
+@dataclass
 class _ChatExtras:
     """What a chat answer carries besides text: a tool call, and logprobs when asked for."""
 
     call: ToolCall | None
     top_logprobs: int | None  # None: logprobs not requested
     seed: int
+    values: list[float] = field(default_factory=list)  # one logprob per token of the whole answer
 
     def logprobs(self, tokens: list[str], start: int) -> dict[str, Any] | None:
         if self.top_logprobs is None or self.call is not None:
             return None
-        return chat_logprobs(tokens, self.top_logprobs, start=start, seed=self.seed)
+        values = self.values[start : start + len(tokens)]
+        values += [self.values[-1] if self.values else -0.05] * (len(tokens) - len(values))  # past the planned answer
+        return chat_logprobs(tokens, values, self.top_logprobs, start=start, seed=self.seed)
 
     def delta(self, text: str, first: bool) -> DeltaMessage:
         if self.call is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.expert_sim.logprob_values import TokenLogprob, token_logprobs
+from services.expert_sim.logprob_values import TokenLogprob, token_entries
 
 __all__ = ["chat_logprobs"]
 
@@ -18,6 +18,6 @@ def _chat_content(values: list[TokenLogprob]) -> list[dict[str, Any]]:
     return [{**_entry(v.token, v.logprob), "top_logprobs": [_entry(t, lp) for t, lp in v.top]} for v in values]
 
 
-def chat_logprobs(tokens: list[str], top_logprobs: int, *, start: int = 0, seed: int = 0) -> dict[str, Any]:
-    """``choices[].logprobs`` of a chat response or chunk covering ``tokens``."""
-    return {"content": _chat_content(token_logprobs(tokens, top_logprobs, start=start, seed=seed))}
+def chat_logprobs(tokens: list[str], values: list[float], top_logprobs: int, *, start: int = 0, seed: int = 0) -> dict[str, Any]:
+    """``choices[].logprobs`` of a chat response or chunk covering ``tokens`` (with their ``values``)."""
+    return {"content": _chat_content(token_entries(tokens, values, top_logprobs, start=start, seed=seed))}

@@ -40,6 +40,8 @@ class GatewayMetrics:
         self.verify_runs = Counter("orchestrator_verification_runs", "Verification outcomes", ["mode", "status"], registry=r)
         self.verify_rounds = Counter("orchestrator_verification_rounds", "Debate rounds run", ["mode"], registry=r)
         self.verify_flips = Counter("orchestrator_verification_flips", "Verdicts that changed the pipeline's answer", ["mode"], registry=r)
+        self.escalations = Counter("orchestrator_escalations", "Cascade requests by signal and how they stopped", ["signal", "stopped"], registry=r)
+        self.escalation_tiers = Counter("orchestrator_escalation_tiers", "Cascade tiers called beyond the first", ["signal"], registry=r)
         self._scheduler = _SchedulerCollector()
         r.register(self._scheduler)
 
@@ -75,6 +77,9 @@ class GatewayMetrics:
                 self._verification(event.decision)
                 if event.cost_usd or event.prompt_tokens:
                     self._usage(event.expert or "verification", event.prompt_tokens, event.completion_tokens, event.cost_usd)
+            elif event.step == "escalation_summary":
+                self.escalations.labels(signal=event.decision["signal"], stopped=event.decision["stopped"]).inc()
+                self.escalation_tiers.labels(signal=event.decision["signal"]).inc(event.decision["escalations"])
             elif event.step == "aggregate":
                 self.aggregations.labels(mode=event.decision.get("mode", "unknown")).inc()
                 if event.expert is not None and event.decision.get("synthesis_calls"):

@@ -21,6 +21,7 @@ from typing import Any
 from starlette.responses import Response, StreamingResponse
 
 from orchestrator.errors import ExpertError, InvalidRequest
+from orchestrator.escalation.runtime import escalation_headers
 from orchestrator.experts import Completion, ExpertStream
 from orchestrator.experts.types import StreamPart
 from orchestrator.pipeline import AnswerDelta, PipelineResult, RequestOptions
@@ -235,6 +236,7 @@ def _result_headers(result: PipelineResult) -> dict[str, str]:
     headers = orchestrator_headers(result.decision.category, result.experts, agg.aggregator if agg.calls else None, result.cost_usd)
     headers["x-orchestrator-aggregation"] = agg.mode
     headers.update(verification_headers(result.verification))
+    headers.update(escalation_headers(result.trace))
     return headers
 
 

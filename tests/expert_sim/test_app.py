@@ -115,3 +115,20 @@ async def test_ignore_eos_generates_until_max_tokens(client: httpx.AsyncClient) 
     r = await client.post("/v1/chat/completions", json=chat("hi", max_tokens=300, ignore_eos=True))
     assert r.json()["choices"][0]["finish_reason"] == "length"
     assert r.json()["usage"]["completion_tokens"] == 300
+
+
+async def test_chat_logprobs_follow_whether_the_replayed_answer_is_right(tmp_path: Path) -> None:
+    # 40 questions alpha got right and 40 it got wrong: a cascade reading the answer tokens'
+    # logprobs must find the right ones surer on average (noisy, as real models are).
+    data = tmp_path / "d.jsonl"
+    rows = [{"id": str(i), "prompt": f"Question {i}?", "experts": {"alpha": {"score": float(i % 2 == 0), "answer": str(i)}}} for i in range(80)]
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    mean_answer_logprob: dict[bool, list[float]] = {True: [], False: []}
+    async with client_for(replay=data, expert="alpha") as c:
+        for row in rows:
+            r = await c.post("/v1/chat/completions", json=chat(row["prompt"], logprobs=True, top_logprobs=2))
+            tokens = r.json()["choices"][0]["logprobs"]["content"]
+            assert all(len(t["top_logprobs"]) == 2 and t["top_logprobs"][0]["logprob"] == t["logprob"] for t in tokens)
+            mean_answer_logprob[row["experts"]["alpha"]["score"] == 1.0].append(sum(t["logprob"] for t in tokens[-4:]) / 4)
+    right, wrong = (sum(v) / len(v) for v in (mean_answer_logprob[True], mean_answer_logprob[False]))
+    assert right > wrong + 0.3, (right, wrong)

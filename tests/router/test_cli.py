@@ -60,3 +60,16 @@ def test_route_with_missing_artifacts_exits_2_with_one_line(tmp_path):
 def test_train_with_missing_data_file_exits_2(tmp_path):
     result = CliRunner().invoke(app, ["train", "--data", str(tmp_path / "none.jsonl"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "file not found" in result.output
+
+
+def test_train_rejects_what_eval_rejects_with_file_and_line(tmp_path):
+    rows = [
+        {"id": "a", "prompt": "2+2?", "split": "train", "experts": {"x": {"score": 1.0}, "y": {"score": 0.0}}},
+        {"id": "b", "prompt": "3+3?", "split": "train", "experts": {"x": {"score": 1.0}}},
+    ]
+    data = tmp_path / "gappy.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for command in (["train", "--out", str(tmp_path / "r")], ["eval", "--out", str(tmp_path / "rep")]):
+        result = CliRunner().invoke(app, [*command, "--data", str(data), "--no-embedding-cache"])
+        assert result.exit_code == 2, result.output
+        assert f"{data}:2" in result.output and "no score for y" in result.output

@@ -60,3 +60,12 @@ def test_choose_cover_falls_back_to_global_statistics_when_neighbours_are_uninfo
     neighbours = np.array([rng.choice(np.flatnonzero(folds != folds[i]), 20, replace=False) for i in range(n)])
     choice = choose_cover(truth, neighbours, folds, n_neighbors=(20,), k=2)
     assert choice.cv_coverage == 1.0 and choice.alpha == 0.0
+
+
+def test_free_accuracy_takes_only_savings_that_cost_no_cv_accuracy():
+    from orchestrator.router.tuning import free_accuracy
+
+    # Setting 2 is within one SE (the one-SE rule would take it) but loses 0.8 points: not free.
+    accuracy, se, cost = [0.900, 0.899, 0.892, 0.850], [0.008] * 4, [4.0, 3.0, 2.0, 1.0]
+    assert free_accuracy(accuracy, se, cost) == 1
+    assert one_standard_error(accuracy, se, cost) == 2

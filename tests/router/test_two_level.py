@@ -71,7 +71,7 @@ def test_cost_weight_never_raises_mean_cost(fitted, dataset):
     assert all(b <= a + 1e-12 for a, b in zip(costs, costs[1:], strict=False))
 
 
-def test_cost_weight_cv_routes_at_the_weight_the_one_standard_error_rule_chose(fitted, dataset):
+def test_cost_weight_cv_routes_at_the_weight_cross_validation_chose(fitted, dataset):
     test = dataset.split("test")
     curve = fitted.blend_.cost_curve
     assert [c["cost_weight"] for c in curve][0] == 0.0 and all(c["se"] >= 0 for c in curve)

@@ -1,0 +1,122 @@
+"""Routing quality and escalation (cascade) policies on the shared routing files, test split.
+
+Per file: (1) the default router (k=1 at its default cost weight, chosen on train CV) against
+its own `category` policy, kNN k=20 and best single, with the blend CV chose and the train-CV
+cost dial (the default marked); (2) the escalation table: cascades on each confidence signal
+(thresholds and plans chosen on train CV, two operating points per signal) against best
+single, a vote of the top 3, the router alone, the Dataset Oracle and the per-query oracle;
+accuracy, cost (every call charged), cost-of-pass, escalation rate, calls, share of traffic to
+the top model, and a test cost-accuracy curve per signal. Everything is chosen on train.
+
+    flock /tmp/bench.lock .venv/bin/python bench/bench_escalation.py [--files mmlu_pro ...] [--data-dir DIR]
+
+Embeddings come from the embedding cache (~/.cache/orchestrator/embeddings by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from orchestrator.data import load_dataset  # noqa: E402
+from orchestrator.embeddings import Embedder  # noqa: E402
+from orchestrator.escalation.offline import escalation_report  # noqa: E402
+from orchestrator.escalation.render import escalation_markdown  # noqa: E402
+from orchestrator.router import TwoLevelRouter  # noqa: E402
+from orchestrator.router.baselines import BestSingleRouter, KNNRouter  # noqa: E402
+from router_training.embedding_cache import cached_embeddings, default_cache_dir  # noqa: E402
+
+FILES = ("routerbench3", "zeroeval_reasoning", "routellm_gsm8k_pair", "mmlu_pro")
+
+
+def _pick(router, test, X, **kw) -> np.ndarray:
+    return np.array([test.experts.index(d.chosen[0]) for d in router.route(test.prompts, embeddings=X, k=1, **kw)])
+
+
+def _scale(unit: str | None) -> float:
+    return 1000.0 if unit == "usd" else 1.0
+
+
+def simulated_logprobs(ds) -> np.ndarray:
+    """Mean token log-probability per (row, expert) as the simulator reports it for a replayed
+    answer (services/expert_sim/logprob_values.py): the recorded data has none."""
+    from services.expert_sim.logprob_values import token_logprobs
+
+    chars = np.nan_to_num(ds.output_chars, nan=200.0)
+    out = np.zeros(ds.scores.shape)
+    for i, rid in enumerate(ds.ids):
+        for j, e in enumerate(ds.experts):
+            n = int(np.clip(chars[i, j] / 4, 8, 64))
+            out[i, j] = np.mean(token_logprobs(n, bool(ds.scores[i, j] >= 0.5), expert=e, prompt=rid))
+    return out
+
+
+def run_file(path: Path, emb: Embedder, with_logprobs: bool = False) -> None:
+    ds = load_dataset(path, require_complete=True)
+    tr = np.array([s == "train" for s in ds.splits])
+    train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
+    Xtr = cached_embeddings(train.prompts, emb, cache_dir=default_cache_dir())
+    Xte = cached_embeddings(test.prompts, emb, cache_dir=default_cache_dir())
+    cost_tr, unit = train.cost_matrix()
+    cost_te, _ = test.cost_matrix()
+    if cost_te is None:
+        cost_tr, cost_te = np.ones(train.scores.shape), np.ones(test.scores.shape)
+    k = _scale(unit)
+    truth = np.nan_to_num(test.scores)
+    rows = np.arange(len(test))
+    t0 = time.perf_counter()
+    router = TwoLevelRouter(embedder=emb).fit(train, embeddings=Xtr)
+    fit_s = time.perf_counter() - t0
+    policies = {
+        f"default router (cost weight {router.cv_cost_weight_:g}, chosen on train CV)": _pick(router, test, Xte, cost_weight="cv"),
+        "router at cost weight 0": _pick(router, test, Xte, cost_weight=0.0),
+        "its category policy (CoE)": _pick(router, test, Xte, mode="category"),
+        "kNN k=20": _pick(KNNRouter(20).fit(train, embeddings=Xtr), test, Xte),
+        "best single (train)": _pick(BestSingleRouter().fit(train), test, Xte),
+    }
+    b = router.blend_
+    print(f"\n## {path.name} (train {len(train)}, test {len(test)}, {len(ds.experts)} experts; cost unit {unit or 'none'}"
+          f"{' x1000' if unit == 'usd' else ''}; router fit {fit_s:.0f}s)")
+    print(f"blend (CV routing accuracy at cost weight {b.selected_at_cost_weight:g}): weights {b.weights}, k={b.k}, "
+          f"shrinkage={b.shrinkage:g}, C={b.C:g}; CV accuracy {b.cv_accuracy:.3f}; task classifier: {'yes' if router.parts_.task is not None else 'no (no finer label)'}")
+    if b.cost_curve:
+        print("train-CV dial (cost weight: accuracy ± se, cost; * = default): " + "; ".join(
+            f"{'*' if c['cost_weight'] == router.cv_cost_weight_ else ''}{c['cost_weight']:g}: {c['accuracy']:.3f}±{c['se']:.3f}, {c['mean_cost'] * k:.3f}"
+            for c in b.cost_curve))
+    print("\n| policy | accuracy | cost |\n|---|---|---|")
+    for name, pick in policies.items():
+        print(f"| {name} | {truth[rows, pick].mean():.3f} | {cost_te[rows, pick].mean() * k:.3f} |")
+    t0 = time.perf_counter()
+    signals = ("agreement", "router", "learned") + (("logprob",) if with_logprobs else ())
+    lp = (simulated_logprobs(train), simulated_logprobs(test)) if with_logprobs else None
+    rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp)
+    if rep is None:
+        return
+    print(f"\n### escalation (replayed in {time.perf_counter() - t0:.0f}s)\n")
+    print(escalation_markdown(rep, lambda c: f"{c * k:.3f}"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--files", nargs="*", default=list(FILES))
+    ap.add_argument("--data-dir", type=Path, default=ROOT / ".." / "shared" / "data")
+    ap.add_argument("--simulated-logprobs", action="store_true", help="add the logprob signal, with the simulator's values")
+    args = ap.parse_args()
+    routing = args.data_dir / "routing"
+    if not routing.is_dir():
+        print(f"shared data absent at {routing}: nothing to benchmark")
+        return
+    emb = Embedder()
+    for name in args.files:
+        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs)
+
+
+if __name__ == "__main__":
+    main()

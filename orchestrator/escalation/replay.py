@@ -1,0 +1,232 @@
+"""Escalation policies replayed over recorded answers, tuned on training rows, scored on test.
+
+For every cascade plan (how many probes, how cheap, how many tiers) each row's tiers are
+replayed once: the merged answer's recorded score, the cost each tier adds (every call charged)
+and the confidence features after each tier. A threshold then decides per row where the cascade
+stops, so a whole cost-accuracy curve is a few vectorised operations. Thresholds and plans are
+chosen on out-of-fold training rows only (the router's held-out predictions, the learned signal
+fitted per fold); two operating points are kept per signal: the cheapest that matches the best
+single model's training accuracy ("match") and the most accurate that costs no more than it
+("beat"), and the test split only reports them.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.model_selection import KFold
+
+from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
+from orchestrator.escalation.signals import FEATURES, LearnedConfidence, confidence_features, signal_value
+
+__all__ = ["EscalationInputs", "PLANS", "THRESHOLDS", "Trace", "evaluate_escalation", "stop_at", "trace_plan"]
+
+THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0001, 0.025), 3))
+PLANS = tuple(
+    CascadePlan(probes=p, probe_cost_weight=w, max_tiers=t, mid_cost_weight=mid)
+    for p, w, (t, mid) in itertools.product((1, 2), (0.3, 1.0), ((2, None), (3, None)))
+)
+
+
+@dataclass
+class EscalationInputs:
+    """One split's recorded outcomes and the router's view of it (all ``(n, m)``)."""
+
+    scores: np.ndarray
+    cost: np.ndarray  # recorded cost per call
+    answers: list[list[str | None]]
+    quality: np.ndarray  # router's P(correct) (held-out on train)
+    cost_norm: np.ndarray | None  # router's expected cost on its [0, 1] scale
+    lengths: np.ndarray | None = None  # output length per call (an answer-side signal)
+    logprobs: np.ndarray | None = None  # mean token log-probability per call
+    tasks: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return self.scores.shape[0]
+
+
+@dataclass
+class Trace:
+    """Per-row replay of one plan: after tier t, the merged answer's score and features."""
+
+    score: np.ndarray  # (n, T)
+    cost_add: np.ndarray  # (n, T)
+    calls_add: np.ndarray  # (n, T)
+    top_add: np.ndarray  # (n, T) bool: tier t called the top (best single) model
+    features: np.ndarray  # (n, T, F)
+    n_tiers: np.ndarray  # (n,)
+
+
+def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
+    n, T, F = len(d), plan.max_tiers, len(FEATURES)
+    m = d.scores.shape[1]
+    out = Trace(np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T), dtype=bool), np.zeros((n, T, F)), np.zeros(n, dtype=int))
+    truth = np.nan_to_num(d.scores, nan=0.0)
+    for i in range(n):
+        tiers = plan_tiers(d.quality[i], None if d.cost_norm is None else d.cost_norm[i], plan)
+        called: list[int] = []
+        for t in range(T):
+            tier = tiers[t] if t < len(tiers) else []
+            called += tier
+            tl = tally(called, d.answers[i], d.quality[i])
+            out.score[i, t] = truth[i, tl.winner]
+            out.cost_add[i, t] = d.cost[i, tier].sum() if tier else 0.0
+            out.calls_add[i, t] = len(tier)
+            out.top_add[i, t] = top in tier
+            out.features[i, t] = confidence_features(
+                agree=tl.agree, share=tl.share, router_p=float(d.quality[i, tl.winner]), missing=tl.answer is None,
+                length=None if d.lengths is None else float(np.mean(d.lengths[i, tl.support])),
+                logprob=None if d.logprobs is None else float(d.logprobs[i, tl.winner]), n_called=len(called),
+                gap=max([float(d.quality[i, j]) for j in range(m) if j not in called] or [d.quality[i, tl.winner]]) - float(d.quality[i, tl.winner]),
+            )
+        out.n_tiers[i] = min(len(tiers), T)
+    return out
+
+
+def stop_at(conf: np.ndarray, threshold: float, n_tiers: np.ndarray) -> np.ndarray:
+    """Index of the tier where each row stops: the first whose confidence clears the threshold."""
+    T = conf.shape[1]
+    ok = conf >= threshold
+    ok[np.arange(len(conf)), np.maximum(n_tiers - 1, 0)] = True  # the last tier always answers
+    ok[:, T - 1] = True
+    return ok.argmax(axis=1)
+
+
+def _outcome(tr: Trace, stop: np.ndarray) -> dict[str, np.ndarray]:
+    rows = np.arange(len(stop))
+    upto = np.arange(tr.score.shape[1])[None, :] <= stop[:, None]
+    return {
+        "score": tr.score[rows, stop], "cost": (tr.cost_add * upto).sum(axis=1), "calls": (tr.calls_add * upto).sum(axis=1),
+        "escalated": stop > 0, "top": (tr.top_add & upto).any(axis=1),
+    }
+
+
+def _learned(train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per tier: out-of-fold P(correct) on train, and a model fitted on all train rows for test."""
+    T = train.score.shape[1]
+    oof, te = np.zeros(train.score.shape), np.zeros(test.score.shape)
+    for t in range(T):
+        X, y = train.features[:, t], train.score[:, t]
+        for f in np.unique(folds):
+            m = folds == f
+            oof[m, t] = LearnedConfidence().fit(X[~m], y[~m]).predict_proba(X[m])
+        te[:, t] = LearnedConfidence().fit(X, y).predict_proba(test.features[:, t])
+    return oof, te
+
+
+def _confidence(signal: str, train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if signal == "learned":
+        return _learned(train, test, folds)
+    return (np.stack([signal_value(signal, train.features[:, t]) for t in range(train.score.shape[1])], axis=1),
+            np.stack([signal_value(signal, test.features[:, t]) for t in range(test.score.shape[1])], axis=1))
+
+
+def _summary(o: dict[str, np.ndarray]) -> dict[str, float]:
+    acc, cost = float(o["score"].mean()), float(o["cost"].mean())
+    return {
+        "accuracy": acc, "mean_cost": cost, "cost_of_pass": cost / acc if acc > 0 else float("inf"),
+        "escalation_rate": float(np.mean(o["escalated"])), "calls_per_query": float(o["calls"].mean()),
+        "top_model_share": float(np.mean(o["top"])),
+    }
+
+
+def _fixed(d: EscalationInputs, cols: list[int], top: int, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Call ``cols`` on every row and vote (weights: train accuracy)."""
+    n = len(d)
+    score = np.array([np.nan_to_num(d.scores[i, tally(cols, d.answers[i], weights).winner]) for i in range(n)])
+    return {"score": score, "cost": d.cost[:, cols].sum(axis=1), "calls": np.full(n, len(cols)),
+            "escalated": np.zeros(n, dtype=bool), "top": np.full(n, top in cols)}
+
+
+def _agree_else_strongest(d: EscalationInputs, pair: list[int], strong: int) -> dict[str, np.ndarray]:
+    a, b = pair
+    agree = np.array([d.answers[i][a] is not None and d.answers[i][a] == d.answers[i][b] for i in range(len(d))])
+    truth = np.nan_to_num(d.scores, nan=0.0)
+    return {"score": np.where(agree, truth[:, a], truth[:, strong]), "cost": d.cost[:, pair].sum(axis=1) + ~agree * d.cost[:, strong],
+            "calls": 2 + (~agree).astype(float), "escalated": ~agree, "top": ~agree | (strong in pair)}
+
+
+def _single(d: EscalationInputs, pick: np.ndarray, top: int) -> dict[str, np.ndarray]:
+    rows = np.arange(len(d))
+    return {"score": np.nan_to_num(d.scores[rows, pick]), "cost": d.cost[rows, pick], "calls": np.ones(len(d)),
+            "escalated": np.zeros(len(d), dtype=bool), "top": pick == top}
+
+
+def _dataset_oracle(train: EscalationInputs, test: EscalationInputs) -> np.ndarray:
+    """Best model per task chosen on train (LLMRouterBench's Dataset Oracle), applied by the true task."""
+    truth = np.nan_to_num(train.scores, nan=0.0)
+    overall = int(np.lexsort((train.cost.mean(axis=0), -truth.mean(axis=0)))[0])
+    best: dict[str | None, int] = {}
+    tasks = np.array([t or "" for t in train.tasks], dtype=object)
+    for t in set(tasks.tolist()):
+        m = tasks == t
+        best[t] = int(np.lexsort((train.cost[m].mean(axis=0), -truth[m].mean(axis=0)))[0])
+    return np.array([best.get(t or "", overall) for t in test.tasks])
+
+
+def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts: list[str], *,
+                        router_pick: np.ndarray, signals: tuple[str, ...] = ("agreement", "router", "learned"),
+                        cv: int = 5, seed: int = 0, plans: tuple[CascadePlan, ...] = PLANS) -> dict:
+    """The escalation table: baselines and, per signal, its "match" and "beat" operating points."""
+    truth_tr = np.nan_to_num(train.scores, nan=0.0)
+    acc_tr, cost_tr = truth_tr.mean(axis=0), train.cost.mean(axis=0)
+    ranking = [int(j) for j in np.lexsort((cost_tr, -acc_tr))]
+    top = ranking[0]
+    single_acc, single_cost = float(acc_tr[top]), float(cost_tr[top])
+    trio = ranking[:3]
+    pair = sorted(ranking[1:3], key=lambda j: cost_tr[j]) if len(ranking) >= 3 else []
+    rows = np.arange(len(test))
+    cheapest_right = np.where(np.nan_to_num(test.scores) >= 1.0, test.cost, np.inf)
+    oracle = np.where(np.isfinite(cheapest_right).any(axis=1), cheapest_right.argmin(axis=1), test.cost.argmin(axis=1))
+    table: dict[str, dict] = {
+        "best_single": {**_summary(_single(test, np.full(len(test), top), top)), "description": f"best single on train ({experts[top]})"},
+        "vote_top3": {**_summary(_fixed(test, trio, top, acc_tr)), "description": "majority vote of the 3 best on train (" + ", ".join(experts[j] for j in trio) + ")"},
+        "router": {**_summary(_single(test, router_pick, top)), "description": "the router alone (k=1, its default cost weight)"},
+        "dataset_oracle": {**_summary(_single(test, _dataset_oracle(train, test), top)), "description": "best model per task, chosen on train (reads the true task)"},
+        "oracle": {**_summary(_single(test, oracle, top)), "description": "per-query oracle: cheapest right expert (reads the scores)"},
+    }
+    if len(pair) == 2:
+        table["agree_else_strongest"] = {**_summary(_agree_else_strongest(test, pair, top)),
+                                         "description": f"fixed cascade: {experts[pair[0]]} and {experts[pair[1]]} agree, else {experts[top]}"}
+    folds = np.zeros(len(train), dtype=int)
+    for f, (_, va) in enumerate(KFold(n_splits=min(cv, len(train)), shuffle=True, random_state=seed).split(np.zeros(len(train)))):
+        folds[va] = f
+    traces = {plan: (trace_plan(train, plan, top), trace_plan(test, plan, top)) for plan in plans}
+    curves: dict[str, list[dict[str, float]]] = {}
+    for signal in signals:
+        if signal == "logprob" and (train.logprobs is None or test.logprobs is None):
+            continue
+        points = []  # (train acc, train cost, plan, threshold, conf_test)
+        confs = {}
+        for plan, (tr, te) in traces.items():
+            if signal == "agreement" and plan.probes < 2:
+                continue  # one answer agrees with itself: agreement needs two or more probes
+            c_tr, c_te = _confidence(signal, tr, te, folds)
+            confs[plan] = c_te
+            for th in THRESHOLDS:
+                o = _outcome(tr, stop_at(c_tr, th, tr.n_tiers))
+                points.append((float(o["score"].mean()), float(o["cost"].mean()), plan, float(th)))
+        if not points:
+            continue
+        match = [p for p in points if p[0] >= single_acc]
+        beat = [p for p in points if p[1] <= single_cost]
+        chosen = {
+            "match": min(match, key=lambda p: (p[1], -p[0])) if match else max(points, key=lambda p: p[0]),
+            "beat": max(beat, key=lambda p: (p[0], -p[1])) if beat else min(points, key=lambda p: p[1]),
+        }
+        for goal, (a, c, plan, th) in chosen.items():
+            te = traces[plan][1]
+            o = _outcome(te, stop_at(confs[plan], th, te.n_tiers))
+            table[f"cascade_{signal}_{goal}"] = {
+                **_summary(o), "threshold": th, "train_accuracy": a, "train_mean_cost": c,
+                "plan": {"probes": plan.probes, "probe_cost_weight": plan.probe_cost_weight, "max_tiers": plan.max_tiers, "mid_cost_weight": plan.mid_cost_weight},
+                "description": f"cascade on {signal} confidence, {'cheapest plan matching best single' if goal == 'match' else 'most accurate plan within best single cost'} on train CV",
+            }
+            if goal == "beat":
+                curves[signal] = [{"threshold": float(t), **{k: v for k, v in _summary(_outcome(te, stop_at(confs[plan], t, te.n_tiers))).items() if k in ("accuracy", "mean_cost", "escalation_rate")}}
+                                  for t in THRESHOLDS[::4]]
+    return {"top_model": experts[top], "train_best_single": {"accuracy": single_acc, "mean_cost": single_cost},
+            "policies": table, "curves": curves,
+            "notes": [] if train.logprobs is not None else ["no token log-probabilities are recorded in this data: the logprob signal is measured with the simulator (bench/bench_escalation.py --simulated-logprobs)"]}

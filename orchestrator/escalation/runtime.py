@@ -1,0 +1,161 @@
+"""Escalation inside the gateway: the cascade run over live expert calls.
+
+Tiers come from the router's decision (predicted P(correct) and expected cost per expert) via
+the same :func:`~orchestrator.escalation.cascade.plan_tiers` the offline replay uses. After each
+tier the answers are merged by :func:`~orchestrator.escalation.cascade.tally` and the request's
+signal decides: accept, or escalate. An expert that fails moves the cascade to the next tier
+(flagged ``failed``); a next tier whose expected cost would break the request's ``budget`` is
+not called (flagged ``budget``): the answer so far is returned. A ``logprob`` signal on an
+expert that returned no log-probabilities falls back to the router's probability (flagged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from orchestrator.aggregation.extraction import extract_answer
+from orchestrator.errors import ExpertError, ExpertUnavailable
+from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
+from orchestrator.escalation.options import EscalationOptions
+from orchestrator.trace import TraceEvent
+
+__all__ = ["CascadeOutcome", "escalate", "escalation_headers", "mean_logprob"]
+
+HEADER = "x-orchestrator-escalation"
+
+
+def mean_logprob(completion: Any) -> float | None:
+    """Mean token log-probability of a completion, from a ``logprobs`` attribute that is a list
+    of floats or OpenAI's ``{"content": [{"logprob": ...}, ...]}``; None when absent."""
+    lp = getattr(completion, "logprobs", None)
+    if isinstance(lp, dict):
+        lp = [t.get("logprob") for t in lp.get("content") or [] if isinstance(t, dict)]
+    elif lp is not None and hasattr(lp, "content"):
+        lp = [getattr(t, "logprob", None) for t in lp.content or []]
+    values = [float(v) for v in lp or [] if isinstance(v, int | float) and math.isfinite(v)]
+    return float(np.mean(values)) if values else None
+
+
+@dataclass
+class CascadeOutcome:
+    completions: list[Any]  # answered, the accepted answer's expert first
+    failures: list[tuple[str, str, str]]  # (expert, error, error type)
+    events: list[TraceEvent] = field(default_factory=list)
+    tiers_used: int = 0
+    confidence: float | None = None
+    stopped: str = "accepted"  # accepted | last_tier | budget | failed
+
+    @property
+    def escalations(self) -> int:
+        return max(0, self.tiers_used - 1)
+
+
+def _cost_norm(cost: np.ndarray) -> np.ndarray:
+    """The router's log cost scale, rebuilt from the ranked experts' expected costs."""
+    positive = cost[cost > 0]
+    if not len(positive):
+        return np.zeros_like(cost)
+    lo, hi = float(positive.min()), float(cost.max())
+    span = math.log1p(hi / lo)
+    return np.log1p(np.maximum(cost, 0.0) / lo) / (span if span > 0 else 1.0)
+
+
+def _confidence(opts: EscalationOptions, t, completions_by_idx: dict[int, Any], quality: np.ndarray) -> tuple[float, str | None]:
+    if opts.signal == "agreement":
+        return t.agree, None
+    if opts.signal == "logprob":
+        lp = mean_logprob(completions_by_idx[t.winner])
+        if lp is not None:
+            return float(math.exp(min(lp, 0.0))), None
+        return float(quality[t.winner]), "the expert returned no log-probabilities: used the router's probability"
+    return float(quality[t.winner]), None
+
+
+async def escalate(decision: Any, messages: list[dict], params: dict, call: Any, opts: EscalationOptions,
+                   budget: float | None = None) -> CascadeOutcome:
+    """Run the cascade for one request. ``call(expert, messages, params) -> Completion``."""
+    ranked = [e for e in decision.experts if math.isfinite(e.score)]
+    names = [e.name for e in ranked]
+    quality = np.array([e.predicted_quality for e in ranked], dtype=float)
+    est = np.array([e.est_cost or 0.0 for e in ranked], dtype=float)
+    plan = CascadePlan(probes=opts.probes, probe_cost_weight=opts.probe_cost_weight, max_tiers=opts.max_tiers)
+    tiers = plan_tiers(quality, _cost_norm(est), plan)
+    out = CascadeOutcome(completions=[], failures=[])
+    answered: dict[int, Any] = {}
+    answers: list[str | None] = [None] * len(names)
+    spent = 0.0
+    for level, tier in enumerate(tiers, start=1):
+        if answered and budget is not None and spent + float(est[tier].sum()) > budget:
+            out.stopped = "budget"
+            out.events.append(TraceEvent("escalation", {"tier": level, "stopped": "budget", "budget": budget,
+                                                        "spent_usd": spent, "next_tier_est_usd": float(est[tier].sum())}))
+            break
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(call(names[j], messages, params) for j in tier), return_exceptions=True)
+        failed = []
+        for j, r in zip(tier, results, strict=True):
+            if isinstance(r, ExpertError | TimeoutError):
+                out.failures.append((names[j], str(r), type(r).__name__))
+                failed.append(names[j])
+                out.events.append(TraceEvent("expert", {"ok": False, "error": str(r), "tier": level}, duration_s=time.perf_counter() - t0, expert=names[j]))
+            elif isinstance(r, BaseException):
+                raise r
+            else:
+                answered[j] = r
+                answers[j] = extract_answer(r.text)
+                spent += float(r.cost_usd)
+                out.events.append(TraceEvent("expert", {"ok": True, "tier": level, "finish_reason": r.finish_reason},
+                                             duration_s=r.latency_s, prompt_tokens=r.prompt_tokens,
+                                             completion_tokens=r.completion_tokens, cost_usd=r.cost_usd, expert=r.expert))
+        out.tiers_used = level
+        decision_row: dict[str, Any] = {"tier": level, "experts": [names[j] for j in tier], "signal": opts.signal, "threshold": opts.threshold}
+        if failed:
+            decision_row["failed"] = failed
+        if not answered:
+            out.stopped = "failed"
+            out.events.append(TraceEvent("escalation", {**decision_row, "accepted": False, "stopped": "failed"}))
+            continue
+        t = tally(list(answered), answers, quality)
+        conf, note = _confidence(opts, t, answered, quality)
+        out.confidence = conf
+        accept = conf >= opts.threshold and not failed
+        decision_row.update(answer=t.answer, answered_by=names[t.winner], confidence=round(conf, 4), accepted=accept)
+        if note:
+            decision_row["note"] = note
+        if failed:
+            decision_row["escalated_because"] = "an expert of this tier failed"
+        out.events.append(TraceEvent("escalation", decision_row))
+        if accept:
+            out.stopped = "accepted"
+            break
+        out.stopped = "last_tier" if level == len(tiers) else "escalated"
+    if not answered:
+        tried = ", ".join(f[0] for f in out.failures) or "none"
+        raise ExpertUnavailable(tried, "every expert of the cascade failed: " + "; ".join(f[1] for f in out.failures))
+    winner = tally(list(answered), answers, quality).winner
+    out.completions = [answered[winner], *[c for j, c in answered.items() if j != winner]]
+    return out
+
+
+def escalation_headers(trace: Any) -> dict[str, str]:
+    """``x-orchestrator-escalation: tiers=2; stopped=accepted; confidence=0.83`` when the request escalated-or-not."""
+    events = [e for e in getattr(trace, "events", []) if e.step == "escalation_summary"]
+    if not events:
+        return {}
+    d = events[-1].decision
+    conf = "" if d.get("confidence") is None else f"; confidence={d['confidence']:.3f}"
+    return {HEADER: f"tiers={d['tiers_used']}; stopped={d['stopped']}; signal={d['signal']}{conf}"}
+
+
+def summary_event(outcome: CascadeOutcome, opts: EscalationOptions) -> TraceEvent:
+    return TraceEvent("escalation_summary", {
+        "tiers_used": outcome.tiers_used, "escalations": outcome.escalations, "stopped": outcome.stopped,
+        "signal": opts.signal, "threshold": opts.threshold, "confidence": outcome.confidence,
+        "failed": [f[0] for f in outcome.failures], "degraded": bool(outcome.failures) or outcome.stopped == "budget",
+    })

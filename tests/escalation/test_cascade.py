@@ -1,0 +1,112 @@
+"""Cascade planning, answer merging, confidence signals and threshold edges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from orchestrator.escalation import CascadePlan, LearnedConfidence, plan_tiers, tally
+from orchestrator.escalation.replay import EscalationInputs, Trace, evaluate_escalation, stop_at, trace_plan
+from orchestrator.escalation.signals import FEATURES, confidence_features, signal_value
+
+# Experts: 0 cheap and weak, 1 mid, 2 dear and strong.
+QUALITY = np.array([0.6, 0.7, 0.9])
+COST = np.array([0.0, 0.4, 1.0])
+
+
+def test_first_tier_is_the_cheapest_trusted_expert_then_the_strongest_then_a_vote():
+    tiers = plan_tiers(QUALITY, COST, CascadePlan(probes=1, probe_cost_weight=1.0, max_tiers=3))
+    assert tiers == [[0], [2], [1]]
+
+
+def test_a_low_probe_cost_weight_trusts_quality_more_than_price():
+    assert plan_tiers(QUALITY, COST, CascadePlan(probes=1, probe_cost_weight=0.1, max_tiers=2))[0] == [2]
+
+
+def test_two_probes_and_a_ladder_through_the_mid_priced_expert():
+    q = np.array([0.6, 0.55, 0.7, 0.9])
+    c = np.array([0.0, 0.05, 0.4, 1.0])
+    assert plan_tiers(q, c, CascadePlan(probes=2, probe_cost_weight=1.0, max_tiers=3, mid_cost_weight=0.5)) == [[0, 1], [2], [3]]
+
+
+def test_disallowed_experts_are_never_planned():
+    tiers = plan_tiers(QUALITY, COST, CascadePlan(max_tiers=3), allowed=np.array([True, False, True]))
+    assert all(1 not in t for t in tiers)
+
+
+def test_tally_votes_with_the_router_weights_and_missing_answers_agree_with_nobody():
+    t = tally([0, 1, 2], ["B", "B", "A"], QUALITY)
+    assert t.answer == "B" and t.winner == 1 and t.agree == pytest.approx(2 / 3)
+    t = tally([0, 1], [None, None, None], QUALITY)
+    assert t.answer is None and t.agree == 0.0 and t.winner == 1
+
+
+def test_a_tie_goes_to_the_stronger_expert():
+    assert tally([0, 2], ["A", "C", "B"], QUALITY).winner == 2
+
+
+def test_signals_read_their_own_feature():
+    f = confidence_features(agree=0.5, share=0.6, router_p=0.8, missing=False, length=99.0, logprob=np.log(0.9), n_called=2)[None, :]
+    assert signal_value("agreement", f)[0] == 0.5
+    assert signal_value("router", f)[0] == 0.8
+    assert signal_value("logprob", f)[0] == pytest.approx(0.9)
+    assert len(FEATURES) == f.shape[1]
+
+
+def test_learned_confidence_is_calibrated_on_a_separable_signal():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 3))
+    y = (X[:, 0] + 0.3 * rng.normal(size=2000) > 0).astype(float)
+    p = LearnedConfidence().fit(X, y).predict_proba(X)
+    assert ((p > 0.5) == (y > 0.5)).mean() > 0.9
+    assert LearnedConfidence().fit(X[:5], np.ones(5)).predict_proba(X[:2]) == pytest.approx([1.0, 1.0], abs=1e-2)
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [(0.0, [0, 0]), (0.5, [0, 1]), (0.7, [1, 1]), (0.9, [2, 1]), (1.01, [2, 1])])
+def test_threshold_edges_accept_at_equality_and_the_last_tier_always_answers(threshold, expected):
+    conf = np.array([[0.5, 0.7, 0.2], [0.4, 0.8, 0.9]])
+    # Row 1 has only two tiers: it can never stop at the third.
+    assert stop_at(conf, threshold, np.array([3, 2])).tolist() == expected
+
+
+def _inputs(n: int, seed: int) -> EscalationInputs:
+    """Cheap expert right on 'easy' rows (and then sure of itself), strong expert right on 90%."""
+    rng = np.random.default_rng(seed)
+    easy = rng.random(n) < 0.6
+    cheap_ok = np.where(easy, rng.random(n) < 0.95, rng.random(n) < 0.3)
+    strong_ok = rng.random(n) < 0.9
+    mid_ok = rng.random(n) < 0.7
+    gold = ["A"] * n
+    answers = [[g if c else "X", g if m else "Y", g if s else "Z"] for g, c, m, s in zip(gold, cheap_ok, mid_ok, strong_ok, strict=True)]
+    scores = np.stack([cheap_ok, mid_ok, strong_ok], axis=1).astype(float)
+    quality = np.tile(QUALITY, (n, 1))
+    logprobs = np.log(np.where(scores > 0, 0.9, 0.4) + rng.normal(0, 0.03, size=scores.shape).clip(-0.05, 0.05))
+    return EscalationInputs(scores=scores, cost=np.tile([0.01, 0.4, 1.0], (n, 1)), answers=answers, quality=quality,
+                            cost_norm=np.tile(COST, (n, 1)), lengths=np.where(easy[:, None], 100.0, 400.0) * np.ones((n, 3)),
+                            logprobs=logprobs, tasks=["t"] * n)
+
+
+def test_replay_charges_every_call_and_escalates_only_below_the_threshold():
+    d = _inputs(200, 0)
+    tr: Trace = trace_plan(d, CascadePlan(probes=1, probe_cost_weight=1.0, max_tiers=2), top=2)
+    assert tr.cost_add[:, 0] == pytest.approx(0.01) and tr.cost_add[:, 1] == pytest.approx(1.0)
+    assert tr.top_add[:, 1].all() and not tr.top_add[:, 0].any()
+    logprob_conf = np.stack([signal_value("logprob", tr.features[:, t]) for t in range(2)], axis=1)
+    stop = stop_at(logprob_conf, 0.7, tr.n_tiers)
+    # The logprob signal is high exactly where the cheap expert was right.
+    assert ((stop == 0) == (d.scores[:, 0] > 0)).all()
+
+
+def test_a_tuned_cascade_beats_the_strong_expert_at_a_fraction_of_its_cost():
+    out = evaluate_escalation(_inputs(600, 1), _inputs(400, 2), ["cheap", "mid", "strong"], router_pick=np.full(400, 2),
+                              signals=("agreement", "router", "logprob", "learned"))
+    pol = out["policies"]
+    assert out["top_model"] == "strong"
+    for signal in ("logprob", "learned"):
+        match = pol[f"cascade_{signal}_match"]
+        assert match["accuracy"] >= pol["best_single"]["accuracy"] - 0.03
+        assert match["mean_cost"] <= 0.6 * pol["best_single"]["mean_cost"]
+        assert 0 < match["escalation_rate"] < 1
+    assert pol["cascade_router_match"]["escalation_rate"] in (0.0, 1.0)  # a constant signal cannot separate rows
+    assert set(out["curves"]) >= {"logprob", "learned"}
+    assert pol["oracle"]["accuracy"] >= max(p["accuracy"] for p in pol.values()) - 1e-12

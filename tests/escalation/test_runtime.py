@@ -1,0 +1,138 @@
+"""Escalation inside the pipeline: each signal, threshold edges, a failing expert, a budget."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from orchestrator.escalation.options import EscalationOptions
+from orchestrator.escalation.runtime import HEADER, escalation_headers, mean_logprob
+from orchestrator.pipeline import Pipeline, RequestOptions
+from orchestrator.router.decision import RankedExpert, RoutingDecision
+from tests.pipeline.fakes import FakeExperts, make_config
+
+MATH = [{"role": "user", "content": "What is 6 * 7?"}]
+# alpha: cheap and unsure; beta: mid; gamma: dear and strong (predicted P(correct), USD per call).
+PROFILE = {"alpha": (0.6, 1e-6), "beta": (0.7, 1e-5), "gamma": (0.9, 1e-3), "delta": (0.3, 1e-6)}
+
+
+class PricedRouter:
+    def route(self, prompts, *, k=None, cost_weight=None, budget=None, allowed_experts=None, mode=None):
+        ranked = sorted((RankedExpert(n, q, q, c) for n, (q, c) in PROFILE.items()), key=lambda e: -e.score)
+        return [RoutingDecision("math", {"math": 1.0}, [], ranked, 1, [ranked[0].name], None, None) for _ in prompts]
+
+
+class LogprobExperts(FakeExperts):
+    """Completions carry token log-probabilities (as vLLM returns them with ``logprobs: true``)."""
+
+    def __init__(self, answers, logprobs, **kw):
+        super().__init__(answers, **kw)
+        self.logprobs = logprobs
+
+    async def __call__(self, expert, messages, params):
+        c = await super().__call__(expert, messages, params)
+        if expert in self.logprobs:
+            c.logprobs = {"content": [{"token": "x", "logprob": v} for v in self.logprobs[expert]]}
+        return c
+
+
+async def run(experts, budget=None, **esc):
+    options = RequestOptions(escalation=EscalationOptions(**esc), budget=budget)
+    return await Pipeline(make_config(), PricedRouter(), experts).run(MATH, options)
+
+
+def steps(result, name):
+    return [e.decision for e in result.trace.events if e.step == name]
+
+
+@pytest.mark.anyio
+async def test_router_signal_below_threshold_escalates_to_the_strongest_expert():
+    experts = FakeExperts({"alpha": "The answer is 41.", "beta": "The answer is 40.", "gamma": "The answer is 42."})
+    result = await run(experts, signal="router", threshold=0.7, max_tiers=2, probe_cost_weight=1.0)
+    assert [c[0] for c in experts.calls] == ["alpha", "gamma"]
+    assert result.text == "The answer is 42."
+    tiers = steps(result, "escalation")
+    assert [t["accepted"] for t in tiers] == [False, True] and tiers[0]["confidence"] == pytest.approx(0.6)
+    summary = steps(result, "escalation_summary")[0]
+    assert summary["tiers_used"] == 2 and summary["escalations"] == 1 and summary["stopped"] == "accepted"
+    assert escalation_headers(result.trace)[HEADER].startswith("tiers=2; stopped=accepted; signal=router")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("threshold", "calls"), [(0.6, ["alpha"]), (0.6000001, ["alpha", "gamma"]), (0.0, ["alpha"])])
+async def test_a_signal_equal_to_the_threshold_is_accepted(threshold, calls):
+    experts = FakeExperts({"alpha": "The answer is 41.", "gamma": "The answer is 42."})
+    await run(experts, signal="router", threshold=threshold, max_tiers=2, probe_cost_weight=1.0)
+    assert [c[0] for c in experts.calls] == calls
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("beta_says", "calls"), [("The answer is 41.", ["alpha", "delta"]), ("The answer is 7.", ["alpha", "delta", "gamma"])])
+async def test_agreement_of_two_cheap_experts_accepts_and_disagreement_escalates(beta_says, calls):
+    experts = FakeExperts({"alpha": "The answer is 41.", "delta": beta_says, "gamma": "The answer is 42."})
+    result = await run(experts, signal="agreement", threshold=1.0, probes=2, max_tiers=2, probe_cost_weight=5.0)
+    assert sorted(c[0] for c in experts.calls) == sorted(calls)
+    assert steps(result, "escalation")[0]["accepted"] is (len(calls) == 2)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("p", "escalated"), [(0.95, False), (0.3, True)])
+async def test_logprob_signal_reads_the_experts_token_logprobs(p, escalated):
+    experts = LogprobExperts({"alpha": "The answer is 41.", "gamma": "The answer is 42."}, {"alpha": [math.log(p)] * 4})
+    result = await run(experts, signal="logprob", threshold=0.8, max_tiers=2, probe_cost_weight=1.0)
+    assert steps(result, "escalation")[0]["confidence"] == pytest.approx(p)
+    assert (len(experts.calls) == 2) is escalated
+
+
+@pytest.mark.anyio
+async def test_logprob_signal_without_logprobs_falls_back_to_the_router_and_says_so():
+    experts = FakeExperts({"alpha": "The answer is 41.", "gamma": "The answer is 42."})
+    result = await run(experts, signal="logprob", threshold=0.5, max_tiers=2, probe_cost_weight=1.0)
+    first = steps(result, "escalation")[0]
+    assert first["accepted"] and "no log-probabilities" in first["note"]
+
+
+@pytest.mark.anyio
+async def test_an_expert_failing_mid_cascade_moves_to_the_next_tier_and_is_flagged():
+    experts = FakeExperts({"gamma": "The answer is 42."}, down={"alpha"})
+    result = await run(experts, signal="router", threshold=0.0, max_tiers=3, probe_cost_weight=1.0)
+    assert result.text == "The answer is 42." and result.degraded
+    first = steps(result, "escalation")[0]
+    assert first["failed"] == ["alpha"] and first["stopped"] == "failed"
+    assert steps(result, "escalation_summary")[0]["failed"] == ["alpha"]
+
+
+@pytest.mark.anyio
+async def test_a_budget_that_forbids_escalation_returns_the_first_tier_answer_flagged():
+    experts = FakeExperts({"alpha": "The answer is 41.", "gamma": "The answer is 42."})
+    result = await run(experts, budget=1e-4, signal="router", threshold=0.99, max_tiers=3, probe_cost_weight=1.0)
+    assert [c[0] for c in experts.calls] == ["alpha"]
+    assert result.text == "The answer is 41."
+    summary = steps(result, "escalation_summary")[0]
+    assert summary["stopped"] == "budget" and summary["degraded"]
+
+
+def test_escalation_counters_reach_prometheus():
+    from orchestrator.trace import Trace, TraceEvent
+    from services.gateway.metrics import GatewayMetrics
+
+    metrics = GatewayMetrics()
+    trace = Trace("r-1", [TraceEvent("escalation_summary", {"signal": "router", "stopped": "accepted", "escalations": 2})])
+    metrics.observe_trace(trace)
+    text = metrics.render().decode()
+    assert 'orchestrator_escalations_total{signal="router",stopped="accepted"} 1.0' in text
+    assert 'orchestrator_escalation_tiers_total{signal="router"} 2.0' in text
+
+
+def test_mean_logprob_reads_lists_and_openai_shapes():
+    class C:
+        logprobs = [-0.1, -0.3]
+
+    assert mean_logprob(C()) == pytest.approx(-0.2)
+    assert mean_logprob(object()) is None
+
+
+def test_unknown_escalation_fields_are_rejected():
+    with pytest.raises(ValueError, match="extra"):
+        RequestOptions.model_validate({"escalation": {"signal": "router", "bogus": 1}})
