@@ -208,6 +208,7 @@ class ExpertClient:
                 cost_usd=cfg.price.cost(raw.prompt_tokens, raw.completion_tokens),
                 attempts=attempts,
                 events=events,
+                mean_logprob=raw.mean_logprob,
             )
         raise AssertionError("unreachable: the loop returns or raises")
 

@@ -51,6 +51,13 @@ def _error_message(response: httpx.Response) -> str:
     return str(body)[:200]
 
 
+def _mean_logprob(logprobs: Any) -> float | None:
+    """Mean of ``logprobs.content[*].logprob`` (OpenAI/vLLM chat format); None when absent."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    values = [float(t["logprob"]) for t in content or [] if isinstance(t, dict) and t.get("logprob") is not None]
+    return sum(values) / len(values) if values else None
+
+
 def _parse(expert: str, body: Any) -> RawCompletion:
     try:
         choice = body["choices"][0]
@@ -60,6 +67,7 @@ def _parse(expert: str, body: Any) -> RawCompletion:
             finish_reason=choice.get("finish_reason") or "stop",
             prompt_tokens=int(usage.get("prompt_tokens") or 0),
             completion_tokens=int(usage.get("completion_tokens") or 0),
+            mean_logprob=_mean_logprob(choice.get("logprobs")),
         )
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
         raise ExpertResponseError(expert, f"malformed completion: {str(body)[:200]}", 502) from exc

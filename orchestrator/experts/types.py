@@ -52,6 +52,7 @@ class RawCompletion:
     prompt_tokens: int
     completion_tokens: int
     ttft_s: float | None = None
+    mean_logprob: float | None = None  # mean token log-probability, when the request asked for logprobs
 
 
 @dataclass
@@ -68,6 +69,7 @@ class Completion:
     cost_usd: float
     attempts: int
     events: list[TraceEvent] = field(default_factory=list)
+    mean_logprob: float | None = None  # mean token log-probability (requested with ``logprobs: true``)
 
     @property
     def ok(self) -> bool:
