@@ -32,6 +32,21 @@ def prepare_cmd(config_path: Path = _CONFIG, only: str = _ONLY,
         console.print(f"serving {s.expert} on {s.url}/v1 (pid {s.pid}, log {s.log})", highlight=False)
 
 
+@models_app.command("fetch")
+@handles_errors
+def fetch_cmd(config_path: Path = _CONFIG, only: str = _ONLY) -> None:
+    """Fetch, verify and convert the weights only (no server); print one `NAME<TAB>FOLDER` line each."""
+    from orchestrator.config import load_config
+    from services.vllm_cpu.fleet import real_experts
+    from services.vllm_cpu.server import ensure_venv
+    from services.vllm_cpu.weights import ensure_model_dir
+
+    config = load_config(config_path)
+    python = ensure_venv()
+    for expert in real_experts(config, _names(only)):
+        print(f"{expert.name}\t{ensure_model_dir(expert, python)}")  # plain print: scripts read it
+
+
 @models_app.command("status")
 @handles_errors
 def status_cmd(config_path: Path = _CONFIG) -> None:
