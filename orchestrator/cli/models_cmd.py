@@ -27,9 +27,9 @@ def prepare_cmd(config_path: Path = _CONFIG, only: str = _ONLY,
     from services.vllm_cpu.fleet import prepare
 
     config = load_config(config_path)
-    servers = prepare(config, only=_names(only), startup_timeout_s=startup_timeout, say=lambda m: console.print(m, highlight=False))
+    servers = prepare(config, only=_names(only), startup_timeout_s=startup_timeout, say=lambda m: console.print(m, highlight=False, soft_wrap=True))
     for s in servers:
-        console.print(f"serving {s.expert} on {s.url}/v1 (pid {s.pid}, log {s.log})", highlight=False)
+        console.print(f"serving {s.expert} on {s.url}/v1 (pid {s.pid}, log {s.log})", highlight=False, soft_wrap=True)
 
 
 @models_app.command("fetch")
@@ -57,7 +57,7 @@ def status_cmd(config_path: Path = _CONFIG) -> None:
     for name, server in status(load_config(config_path)):
         state = "stopped" if server is None else ("healthy" if server.healthy() else "starting or unhealthy")
         where = "" if server is None else f" {server.url} pid {server.pid}"
-        console.print(f"{name}: {state}{where}", highlight=False)
+        console.print(f"{name}: {state}{where}", highlight=False, soft_wrap=True)
 
 
 @models_app.command("stop")
@@ -68,7 +68,7 @@ def stop_cmd(config_path: Path = _CONFIG, only: str = _ONLY) -> None:
     from services.vllm_cpu.fleet import stop
 
     stopped = stop(load_config(config_path), only=_names(only))
-    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", highlight=False)
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

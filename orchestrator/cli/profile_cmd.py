@@ -32,23 +32,23 @@ def profile(
     names = [e.strip() for e in experts.split(",") if e.strip()] or None
 
     def progress(done: int, total: int) -> None:
-        console.print(f"  {done}/{total} answers recorded", highlight=False)
+        console.print(f"  {done}/{total} answers recorded", highlight=False, soft_wrap=True)
 
     async def run():  # noqa: ANN202
         async with ExpertClient(config) as client:
             return await run_profile(config, client, qs, out, experts=names, max_tokens=max_tokens, chunk=chunk, on_chunk=progress)
 
-    console.print(f"profiling {len(qs)} questions from {questions}", highlight=False)
+    console.print(f"profiling {len(qs)} questions from {questions}", highlight=False, soft_wrap=True)
     s = asyncio.run(run())
-    console.print(f"asked {s.asked} (question, expert) pairs, reused {s.reused} from {journal_path(out)}", highlight=False)
+    console.print(f"asked {s.asked} (question, expert) pairs, reused {s.reused} from {journal_path(out)}", highlight=False, soft_wrap=True)
     for name, cats in s.accuracy.items():
         overall = sum(cats.values()) / len(cats) if cats else 0.0
         detail = ", ".join(f"{c} {v:.2f}" for c, v in cats.items())
-        console.print(f"  {name}: mean over categories {overall:.2f} ({detail})", highlight=False)
-    console.print(f"{s.rows} rows -> {out}", highlight=False)
+        console.print(f"  {name}: mean over categories {overall:.2f} ({detail})", highlight=False, soft_wrap=True)
+    console.print(f"{s.rows} rows -> {out}", highlight=False, soft_wrap=True)
     if s.incomplete:
         failed = ", ".join(f"{n}: {k}" for n, k in s.failed.items()) or "none failed, some not asked"
-        console.print(f"{s.incomplete} questions incomplete ({failed}); run the same command again to resume", style="yellow", highlight=False)
+        console.print(f"{s.incomplete} questions incomplete ({failed}); run the same command again to resume", style="yellow", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 

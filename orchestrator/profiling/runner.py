@@ -29,13 +29,12 @@ from orchestrator.profiling.grading import grade
 from orchestrator.profiling.questions import Question
 from orchestrator.scheduling.offline import run_offline_batch
 
-__all__ = ["SYSTEM_PROMPT", "ProfileSummary", "journal_path", "profile", "write_dataset"]
+__all__ = ["INSTRUCTIONS", "ProfileSummary", "journal_path", "profile", "write_dataset"]
 
-#: Small models grade far better when told the answer format; recorded in every dataset row.
-SYSTEM_PROMPT = (
-    "Answer the question concisely. For a multiple-choice question reply with the letter of the "
-    "correct option. For a calculation end with the final number."
-)
+#: Appended to a question of each kind. Numeric questions ask for brief reasoning and a final
+#: "The answer is N." (a terse "answer concisely" system prompt made the small models guess;
+#: tried on the demo questions). Multiple-choice prompts already say "Answer with the letter."
+INSTRUCTIONS: dict[str, str] = {"number": "\nThink step by step, then finish with 'The answer is N.'", "letter": "", "exact": ""}
 
 
 def journal_path(out: Path) -> Path:
@@ -91,7 +90,8 @@ async def profile(
     experts: list[str] | None = None,
     max_tokens: int = 256,
     chunk: int = 64,
-    system_prompt: str | None = SYSTEM_PROMPT,
+    system_prompt: str | None = None,
+    instructions: dict[str, str] | None = None,
     on_chunk: Callable[[int, int], None] | None = None,
 ) -> ProfileSummary:
     """Ask every (question, expert) pair not yet answered in the journal, then write ``out``."""
@@ -106,10 +106,11 @@ async def profile(
     summary = ProfileSummary(asked=len(todo), reused=len(questions) * len(names) - len(todo))
     params = {"max_tokens": max_tokens, "temperature": 0.0, "logprobs": True}
     system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    suffix = INSTRUCTIONS if instructions is None else instructions
     step = max(1, chunk) * len(names)
     for start in range(0, len(todo), step):
         part = todo[start : start + step]
-        assignments = [(q.id, e, [*system, {"role": "user", "content": q.prompt}], params) for q, e in part]
+        assignments = [(q.id, e, [*system, {"role": "user", "content": q.prompt + suffix.get(q.kind, "")}], params) for q, e in part]
         results = await run_offline_batch(config, client, assignments, progress=False)
         with journal.open("a", encoding="utf-8") as f:
             for qid, completions in results.items():
@@ -119,12 +120,13 @@ async def profile(
             os.fsync(f.fileno())
         if on_chunk is not None:
             on_chunk(min(start + step, len(todo)), len(todo))
-    write_dataset(questions, names, journal, out, summary, system_prompt)
+    write_dataset(questions, names, journal, out, summary, system_prompt, suffix)
     return summary
 
 
 def write_dataset(questions: list[Question], names: list[str], journal: Path, out: Path,
-                  summary: ProfileSummary | None = None, system_prompt: str | None = SYSTEM_PROMPT) -> ProfileSummary:  # fmt: skip
+                  summary: ProfileSummary | None = None, system_prompt: str | None = None,
+                  instructions: dict[str, str] | None = None) -> ProfileSummary:  # fmt: skip
     """Rebuild the routing dataset from the journal: one row per question every expert answered."""
     summary = summary or ProfileSummary()
     latest = _read_journal(journal)
@@ -140,7 +142,7 @@ def write_dataset(questions: list[Question], names: list[str], journal: Path, ou
                 summary.incomplete += 1
                 continue
             row = {"id": q.id, "prompt": q.prompt, "task": q.task, "category": q.category, "split": _split(q),
-                   "gold": q.gold if len(q.gold) > 1 else q.gold[0], "kind": q.kind, "system_prompt": system_prompt,
+                   "gold": q.gold if len(q.gold) > 1 else q.gold[0], "kind": q.kind, "instruction": (INSTRUCTIONS if instructions is None else instructions).get(q.kind) or None, "system_prompt": system_prompt,
                    "recorded": True, "experts": {}}  # fmt: skip
             for n, rec in recs.items():
                 assert rec is not None

@@ -51,7 +51,8 @@ def test_profile_grades_real_answers_and_records_a_routing_dataset(sim_factory, 
     questions = load_questions("demo", limit_per_category=3)
     out = tmp_path / "profile.jsonl"
 
-    summary = _run(config, questions, out, max_tokens=2048)  # room for the replayed reasoning
+    # Room for the replayed reasoning; no instruction suffix, so the simulator recognises each prompt.
+    summary = _run(config, questions, out, max_tokens=2048, instructions={})
 
     assert (summary.asked, summary.reused, summary.rows, summary.incomplete) == (2 * len(questions), 0, len(questions), 0)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
