@@ -26,7 +26,7 @@ from pathlib import Path
 import yaml
 from rich.table import Table
 
-from orchestrator.demo.__main__ import REPO, _background, _free_port, _run, _step, _wait_ready, console
+from orchestrator.demo.__main__ import DEMO_DATA, REPO, _background, _free_port, _run, _step, _wait_ready, console
 
 REAL_CONFIG = REPO / "experts.real.yaml"
 
@@ -50,7 +50,7 @@ async def _ask(base_url: str, prompts: list[str], options: dict) -> list[dict]:
     async def one(prompt: str) -> dict:
         t0 = time.perf_counter()
         raw = await client.chat.completions.with_raw_response.create(
-            model="router/auto", messages=[{"role": "user", "content": prompt}], max_tokens=96, temperature=0,
+            model="router/auto", messages=[{"role": "user", "content": prompt}], max_tokens=160, temperature=0,
             extra_body={"orchestrator": {**options, "trace": True}},
         )  # fmt: skip
         reply, h = raw.parse(), raw.headers
@@ -88,7 +88,7 @@ def _show(results: list[dict], title: str) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="The end-to-end demo on real small instruct models served by vLLM on CPU.")
     parser.add_argument("--workdir", type=Path, default=REPO / "runs" / "demo-real")
-    parser.add_argument("--per-category", type=int, default=6, help="validation questions per category")
+    parser.add_argument("--per-category", type=int, default=4, help="validation questions per category")
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--keep", action="store_true", help="leave the vLLM servers running")
     args = parser.parse_args(argv)
@@ -109,7 +109,11 @@ def main(argv: list[str] | None = None) -> None:
         _run("data", "inspect", str(profile))
 
         _step(3, total, "train on the recorded train split; evaluate on its test split")
-        _run("train", "--data", str(profile), "--config", str(config), "--out", str(args.workdir / "router"))
+        # The category head learns from the demo dataset's train-split prompts and labels (its
+        # categories are the project's own; its synthetic outcomes are not used): a few dozen
+        # profiled rows are too few to learn categories from.
+        _run("train", "--data", str(profile), "--config", str(config), "--out", str(args.workdir / "router"),
+             "--categories", str(DEMO_DATA))  # fmt: skip
         _run("eval", "--data", str(profile), "--config", str(config), "--artifacts", str(args.workdir / "router"),
              "--out", str(args.workdir / "report"))  # fmt: skip
 
