@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE=1
 export LITELLM_LOCAL_MODEL_COST_MAP=True
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: install demo test test-fast test-vllm bench clean redis-server
+.PHONY: install demo demo-real real real-stop test test-fast test-vllm bench clean redis-server
 
 # torch is pinned through constraints-cpu.txt: pip then takes the local CPU build instead of
 # a multi-GB CUDA one.
@@ -33,6 +33,16 @@ redis-server:
 
 test: $(STAMP) redis-server
 	$(BIN)/python -m pytest -q
+
+# Real small instruct models on vLLM's CPU build (experts.real.yaml; README "Real experts").
+real: $(STAMP)
+	$(BIN)/python -m orchestrator models prepare -c experts.real.yaml
+
+real-stop: $(STAMP)
+	$(BIN)/python -m orchestrator models stop -c experts.real.yaml
+
+demo-real: $(STAMP)
+	$(BIN)/python -m orchestrator.demo.real
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not slow"

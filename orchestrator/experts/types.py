@@ -83,6 +83,13 @@ class Completion:
     logprobs: dict | None = None  # the expert's ``choices[0].logprobs``, when asked for
 
     @property
+    def mean_logprob(self) -> float | None:
+        """Mean token log-probability of the answer (a confidence signal), when ``logprobs`` came back."""
+        content = self.logprobs.get("content") if isinstance(self.logprobs, dict) else None
+        values = [float(t["logprob"]) for t in content or [] if isinstance(t, dict) and t.get("logprob") is not None]
+        return sum(values) / len(values) if values else None
+
+    @property
     def ok(self) -> bool:
         """False for the placeholder the offline batch records for a request that failed."""
         return self.finish_reason != "error"
