@@ -21,4 +21,6 @@ class RequestOptions(BaseModel):
     category: str | None = Field(default=None, description="pin the category (set by the `router/<category>` model aliases)")
     aggregation: Literal["auto", "consensus", "vote", "synthesis", "best"] | None = None
     verify: bool | None = Field(default=None, description="run debate verification (when available)")
+    retrieval: Literal["auto", "always", "never"] | None = Field(default=None, description="retrieve per the gate (auto), always, or never")
+    index: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] | None = Field(default=None, description="retrieve from this index")
     trace: bool = Field(default=False, description="return the full per-step trace in the response")

@@ -66,8 +66,12 @@ class Pipeline:
     ``ExpertClient.complete`` offline).
     """
 
-    def __init__(self, config: Config, router: Any, call: CallFn, *, aggregator: Aggregator | None = None, max_fallbacks: int = 2):
+    def __init__(self, config: Config, router: Any, call: CallFn, *, aggregator: Aggregator | None = None, max_fallbacks: int = 2, retriever: Any = None):
         self.config = config
+        if retriever is None and config.retrieval.enabled:
+            from orchestrator.retrieval.service import Retriever
+
+            retriever = Retriever.from_config(config)
         self.router = router
         self.context = PipelineContext(
             config=config,
@@ -75,6 +79,7 @@ class Pipeline:
             call=call,
             aggregator=aggregator or Aggregator(config.aggregation),
             max_fallbacks=max_fallbacks,
+            retriever=retriever,
         )
         self._graph = compiled_graph()
 

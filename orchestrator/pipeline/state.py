@@ -42,6 +42,8 @@ class PipelineState(PipelineInput):
     """Expert ``Completion``s that succeeded, in rank order."""
     failures: Annotated[list[ExpertFailure], operator.add] = field(default_factory=list)
     """Expert calls that failed (the answer is degraded when this is not empty)."""
+    retrieval: Any = None
+    """The ``RetrievalOutcome`` of the retrieval gate (None when retrieval is off)."""
     aggregation: AggregationResult | None = None
     answer: str | None = None
     """The final text returned to the client."""

@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from orchestrator.retrieval.metrics import RetrievalMetrics
 from orchestrator.trace import Trace
 
 __all__ = ["GatewayMetrics"]
@@ -36,6 +37,7 @@ class GatewayMetrics:
         self.fallbacks = Counter("orchestrator_fallbacks", "Failed experts replaced by the next-ranked", ["expert"], registry=r)
         self.aggregations = Counter("orchestrator_aggregations", "Aggregation outcomes (consensus = aggregator skipped)", ["mode"], registry=r)
         self.errors = Counter("orchestrator_errors", "Errors by exception type", ["type"], registry=r)
+        self.retrieval = RetrievalMetrics(r)
         self._scheduler = _SchedulerCollector()
         r.register(self._scheduler)
 
@@ -54,6 +56,8 @@ class GatewayMetrics:
                 ok = event.decision.get("ok", True)
                 self.expert_calls.labels(expert=event.expert, outcome="ok" if ok else "error").inc()
                 self._usage(event.expert, event.prompt_tokens, event.completion_tokens, event.cost_usd)
+            elif event.step == "retrieval":
+                self.retrieval.observe(event)
             elif event.step == "dispatch":
                 for name in event.decision.get("failed", []):
                     self.fallbacks.labels(expert=name).inc()

@@ -22,6 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from orchestrator.errors import ExpertError, InvalidRequest
 from orchestrator.experts import Completion, ExpertStream
 from orchestrator.pipeline import RequestOptions
+from orchestrator.retrieval.node import retrieval_sources
 from orchestrator.trace import Trace, TraceEvent
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
@@ -90,6 +91,10 @@ class ChatService:
             )
             return StreamingResponse(stream, media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
         response = chat_response(model, result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens, trace)
+        cited = retrieval_sources(result.trace)
+        if cited:
+            response.__pydantic_extra__["sources"] = cited  # the numbered passages the answer may cite
+            headers["x-orchestrator-sources"] = str(len(cited))
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
     def _check_experts(self, options: RequestOptions) -> None:
