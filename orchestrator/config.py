@@ -208,7 +208,6 @@ class RetrievalSettings(_Model):
     threshold: Annotated[float, Field(ge=0, le=1)] | None = Field(default=None, description="override the gate's cross-validated threshold")
     weak_expert_boost: NonNegFloat = 0.2
     draft: bool = Field(default=False, description="ask the first expert for a draft and retrieve only if it is unsure")
-    draft_max_tokens: PosInt = 256
     top_k: PosInt = 5
     max_steps: Annotated[int, Field(ge=1, le=10)] = 3
     min_score: Annotated[float, Field(ge=-1, le=1)] = 0.0

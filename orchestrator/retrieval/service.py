@@ -163,9 +163,10 @@ class Retriever:
             scored.append((float(vector @ c) if c is not None else -2.0, name))
         return max(scored)[1]
 
-    def _search(self, name: str, vector: np.ndarray) -> list[Hit]:
-        hits = self.index(name).search_vector(vector, self.settings.top_k)
-        return [h for h in hits if h.score >= self.settings.min_score]
+    def _search(self, name: str, vector: np.ndarray, skip: frozenset[tuple[str, int]] = frozenset()) -> list[Hit]:
+        """The ``top_k`` best passages not in ``skip`` (a later step asks for passages it has not seen)."""
+        hits = self.index(name).search_vector(vector, self.settings.top_k + len(skip))
+        return [h for h in hits if h.score >= self.settings.min_score and (h.source, h.ordinal) not in skip][: self.settings.top_k]
 
     # ------------------------------------------------------------------ per request
 
@@ -249,7 +250,7 @@ class Retriever:
             reply = await call(expert, augment_messages(messages, query, hits, step=step - 1), params)
             follow_up = f"{query}\n{(reply.text or '')[-600:]}"
             vector = (await asyncio.to_thread(self.embedder.encode, [follow_up]))[0]
-            new = [h for h in await asyncio.to_thread(self._search, name, vector) if (h.source, h.ordinal) not in seen]
+            new = await asyncio.to_thread(self._search, name, vector, frozenset(seen))
             outcome.steps = step
             if not new:
                 break
