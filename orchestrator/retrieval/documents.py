@@ -128,7 +128,8 @@ def read_document(path: str | Path, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> D
         raise DocumentError(name, "a PDF with a text suffix")
     text = _check_text(reader(raw, name), name)
     title = p.stem.replace("_", " ").replace("-", " ")
-    return Document(source=name, title=title, text=text, sha256=hashlib.sha256(raw).hexdigest())
+    # The absolute path is the document's identity: re-ingest from another folder finds it.
+    return Document(source=str(p.resolve()), title=title, text=text, sha256=hashlib.sha256(raw).hexdigest())
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[Path]:

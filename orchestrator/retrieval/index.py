@@ -82,8 +82,9 @@ class RetrievalIndex:
 
     def delete(self, sources: Iterable[str | Path]) -> IngestReport:
         report = IngestReport()
-        for source in sources:
-            if self.store.delete_document(str(source)):
+        for given in sources:
+            source = str(Path(given).resolve()) if isinstance(given, Path) else given
+            if self.store.delete_document(source):
                 report.deleted.append(str(source))
             else:
                 report.failed.append((str(source), "not in the index"))
