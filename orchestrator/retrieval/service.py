@@ -196,7 +196,10 @@ class Retriever:
         if outcome.mode == "never":
             outcome.reason = "retrieval: never"
             return
-        vector = (await asyncio.to_thread(self.embedder.encode, [query]))[0]
+        from orchestrator.router.text import query_views
+
+        # The router's view of the prompt (head + tail of a long one): what the gate was trained on.
+        vector = (await asyncio.to_thread(self.embedder.encode, query_views([query])))[0]
         expert = decision.chosen[0] if decision is not None and getattr(decision, "chosen", None) else None
         if outcome.mode == "always":
             outcome.strategy, outcome.reason = "single", "retrieval: always"
