@@ -130,9 +130,10 @@ def main() -> None:
     gate = load_gate(args.gate)["query_gate"]
     embedder = Embedder()
     work = Path(tempfile.mkdtemp(prefix="retrieval-e2e-"))
+    index_root = REPO / "artifacts" / f"retrieval-e2e-index-{args.per_dataset}-{args.seed}"  # re-runs skip re-embedding
     replay = work / "replay.jsonl"
     write_replay(picked, replay)
-    settings = RetrievalSettings(enabled=True, store="embedded", path=str(work / "indices"), index="passages", gate=str(args.gate.resolve()), top_k=5, max_steps=3, min_score=-1.0)
+    settings = RetrievalSettings(enabled=True, store="embedded", path=str(index_root), index="passages", gate=str(args.gate.resolve()), top_k=5, max_steps=3, min_score=-1.0)
     n_passages, ingest_s = ingest_passages(picked, settings, embedder)
     print(f"{len(picked)} test questions; {n_passages} passages ingested in {ingest_s:.1f} s")
 
@@ -152,6 +153,7 @@ def main() -> None:
         base["router"]["artifacts"] = str(work / "router")
         base["retrieval"] = json.loads(settings.model_dump_json())
         base["gateway"] = {"rate_limit_rpm": 10_000_000}
+        base["verification"] = {"enabled": False}
         base["simulator"]["replay_dataset"] = str(replay)
         cfg = work / "experts.yaml"
         cfg.write_text(yaml.safe_dump(base, sort_keys=False))
