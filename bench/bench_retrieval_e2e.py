@@ -133,7 +133,8 @@ def main() -> None:
     index_root = REPO / "artifacts" / f"retrieval-e2e-index-{args.per_dataset}-{args.seed}"  # re-runs skip re-embedding
     replay = work / "replay.jsonl"
     write_replay(picked, replay)
-    settings = RetrievalSettings(enabled=True, store="embedded", path=str(index_root), index="passages", gate=str(args.gate.resolve()), top_k=5, max_steps=3, min_score=-1.0)
+    settings = RetrievalSettings(enabled=True, store="embedded", path=str(index_root), index="passages", gate=str(args.gate.resolve()), top_k=5, max_steps=3, min_score=-1.0,
+                                 weak_expert_boost=0.0)  # the recorded data has no recruiter: the query gate alone, as offline
     n_passages, ingest_s = ingest_passages(picked, settings, embedder)
     print(f"{len(picked)} test questions; {n_passages} passages ingested in {ingest_s:.1f} s")
 
@@ -145,7 +146,7 @@ def main() -> None:
     base = yaml.safe_load((REPO / "experts.yaml").read_text())
     keep = {e["name"]: e for e in base["experts"] if e["name"] in (EXPERT, OTHER)}
     specs = [SimSpec(keep[n]["model"].split("/", 1)[1], expert=n, replay=replay, time_scale=0.0) for n in (EXPERT, OTHER)]
-    with start_simulators(specs) as sims:
+    with start_simulators(specs, startup_timeout_s=180) as sims:
         for n, sim in zip((EXPERT, OTHER), sims):
             keep[n]["api_base"] = sim.api_base
         base["experts"] = [keep[EXPERT], keep[OTHER]]
@@ -158,7 +159,7 @@ def main() -> None:
         cfg = work / "experts.yaml"
         cfg.write_text(yaml.safe_dump(base, sort_keys=False))
         train_router(cfg, work / "router")
-        with GatewayProcess(cfg, ready_path="/ready") as gw:
+        with GatewayProcess(cfg, ready_path="/ready", startup_timeout_s=300) as gw:
             url = f"{gw.url}/v1/chat/completions"
 
             async def run(mode: str) -> list[dict]:
