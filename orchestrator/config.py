@@ -45,6 +45,7 @@ AggregationMode = Literal["auto", "consensus", "vote", "synthesis", "best"]
 NonNegFloat = Annotated[float, Field(ge=0)]
 PosFloat = Annotated[float, Field(gt=0)]
 PosInt = Annotated[int, Field(gt=0)]
+NonNegInt = Annotated[int, Field(ge=0)]
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@-]*$")]
 
 
@@ -234,12 +235,30 @@ class AggregationSettings(_Model):
     max_context_chars: PosInt = Field(default=24_000, description="synthesis input above this is aggregated sequentially")
 
 
+class MilvusSettings(_Model):
+    uri: str = Field(default="artifacts/retrieval/milvus.db", description="a `.db` file (Milvus Lite) or http://host:19530")
+    token_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="env var holding the token")
+    collection_prefix: str = Field(default="orchestrator_", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timeout_s: PosFloat = 5.0
+
+
 class RetrievalSettings(_Model):
     enabled: bool = False
-    threshold: Annotated[float, Field(ge=0, le=1)] = 0.5
+    mode: Literal["auto", "always", "never"] = Field(default="auto", description="auto = the gate decides per request")
+    store: Literal["embedded", "milvus"] = "embedded"
+    path: str = Field(default="artifacts/retrieval", description="folder of the embedded store's indices")
+    milvus: MilvusSettings = Field(default_factory=MilvusSettings)
+    gate: str | None = Field(default=None, description="gate artifact from `orchestrator train-gate` (none: retrieve when auto)")
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = Field(default=None, description="override the gate's cross-validated threshold")
     weak_expert_boost: NonNegFloat = 0.2
+    draft: bool = Field(default=False, description="ask the first expert for a draft and retrieve only if it is unsure")
     top_k: PosInt = 5
+    max_steps: Annotated[int, Field(ge=1, le=10)] = 3
+    min_score: Annotated[float, Field(ge=-1, le=1)] = 0.0
     index: str | None = None
+    indices: list[str] = Field(default_factory=list, description="indices to choose from by query-centroid similarity")
+    chunk_chars: Annotated[int, Field(ge=100)] = 1000
+    chunk_overlap: NonNegInt = 200
 
 
 class VerificationSettings(_Model):

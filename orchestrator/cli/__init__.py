@@ -8,7 +8,20 @@ from __future__ import annotations
 
 import typer
 
-from orchestrator.cli import batch_cmd, config_cmd, data_cmd, deploy_cmd, eval_cmd, models_cmd, profile_cmd, route_cmd, serve_cmd, sim_cmd, train_cmd
+from orchestrator.cli import (
+    batch_cmd,
+    config_cmd,
+    data_cmd,
+    deploy_cmd,
+    eval_cmd,
+    models_cmd,
+    profile_cmd,
+    retrieval_cmd,
+    route_cmd,
+    serve_cmd,
+    sim_cmd,
+    train_cmd,
+)
 
 app = typer.Typer(
     name="orchestrator",
@@ -19,7 +32,7 @@ app = typer.Typer(
 )
 
 # Each module adds its commands to the app; keep this list sorted.
-for module in (batch_cmd, config_cmd, data_cmd, deploy_cmd, eval_cmd, models_cmd, profile_cmd, route_cmd, serve_cmd, sim_cmd, train_cmd):
+for module in (batch_cmd, config_cmd, data_cmd, deploy_cmd, eval_cmd, models_cmd, profile_cmd, retrieval_cmd, route_cmd, serve_cmd, sim_cmd, train_cmd):
     module.register(app)
 
 

@@ -48,3 +48,5 @@ class PipelineContext:
     aggregator: Aggregator = field(default_factory=Aggregator)
     max_fallbacks: int = 2
     """How many next-ranked experts may replace failed ones in one request."""
+    retriever: Any = None
+    """``orchestrator.retrieval.Retriever`` when experts.yaml enables retrieval, else None."""

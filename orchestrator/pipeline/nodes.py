@@ -85,8 +85,10 @@ async def route(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict
 
 
 async def retrieval_gate(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
-    """Pass-through until retrieval lands."""
-    return {"trace": [TraceEvent("retrieval", {"retrieval": "disabled"})]}
+    """Decide whether (and how much) to retrieve; put the passages into the prompt (see ``orchestrator.retrieval.node``)."""
+    from orchestrator.retrieval.node import gate_step
+
+    return await gate_step(state, runtime.context, last_user_text(state.messages), _expert_event)
 
 
 async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
@@ -99,9 +101,11 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
     assert decision is not None  # the graph always routes first
     if state.options.escalation is not None:
         return await _dispatch_cascade(state, ctx)
-    chosen = list(decision.chosen)
+    # An expert whose draft the retrieval gate kept as its answer is not called again.
+    drafted = [c.expert for c in state.completions]
+    chosen = [e for e in decision.chosen if e not in drafted]
     # Experts the router excluded (not allowed, over budget) score -inf and are never spares.
-    spares = [e.name for e in decision.experts if e.name not in chosen and math.isfinite(e.score)][: ctx.max_fallbacks]
+    spares = [e.name for e in decision.experts if e.name not in chosen and e.name not in drafted and math.isfinite(e.score)][: ctx.max_fallbacks]
     failures: list[ExpertFailure] = []
     errors: list[BaseException] = []
     events: list[TraceEvent] = []
@@ -147,7 +151,7 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
         fallbacks=[e for e in answered if e not in chosen],
         degraded=bool(failures),
     )
-    if not completions:
+    if not completions and not drafted:
         _raise_client_error(errors)
         tried = ", ".join(f.expert for f in failures)
         raise ExpertUnavailable(tried or "none", "every routed expert failed: " + "; ".join(f.error for f in failures))

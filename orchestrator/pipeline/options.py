@@ -32,6 +32,8 @@ class RequestOptions(BaseModel):
     verify: VerifyOptions | Literal["off", "auto", "always"] | bool | None = Field(
         default=None, description="debate verification: off|auto|always, or {when, mode}; true = always, false = off"
     )
+    retrieval: Literal["auto", "always", "never"] | None = Field(default=None, description="retrieve per the gate (auto), always, or never")
+    index: Annotated[str, Field(pattern=r"^[A-Za-z0-9_]{1,64}$")] | None = Field(default=None, description="retrieve from this index")
     trace: bool = Field(default=False, description="return the full per-step trace in the response")
     escalation: EscalationOptions | None = Field(default=None, description="cascade: cheapest trusted expert first, escalate on low confidence")
 

@@ -93,8 +93,13 @@ class Pipeline:
         stream: StreamFn | None = None,
         aggregator: Aggregator | None = None,
         max_fallbacks: int = 2,
+        retriever: Any = None,
     ):
         self.config = config
+        if retriever is None and config.retrieval.enabled:
+            from orchestrator.retrieval.service import Retriever
+
+            retriever = Retriever.from_config(config)
         self.router = router
         self.context = PipelineContext(
             config=config,
@@ -103,6 +108,7 @@ class Pipeline:
             stream=stream,
             aggregator=aggregator or Aggregator(config.aggregation),
             max_fallbacks=max_fallbacks,
+            retriever=retriever,
         )
         self._graph = compiled_graph()
 

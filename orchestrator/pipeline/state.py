@@ -47,6 +47,8 @@ class PipelineState(PipelineInput):
     """Expert completions that succeeded, in rank order."""
     failures: Annotated[list[ExpertFailure], operator.add] = field(default_factory=list)
     """Expert calls that failed (the answer is degraded when this is not empty)."""
+    retrieval: Any = None
+    """The ``RetrievalOutcome`` of the retrieval gate (None when retrieval is off)."""
     aggregation: AggregationResult | None = None
     verification: Any = None
     """The verify step's ``VerificationResult`` (``None`` before it runs)."""

@@ -101,7 +101,17 @@ class ReplayBook:
         return len(self._outcomes)
 
     def lookup(self, prompt: str) -> Recorded | None:
-        return self._outcomes.get(prompt) or self._outcomes.get(normalise(prompt))
+        found = self._outcomes.get(prompt) or self._outcomes.get(normalise(prompt))
+        if found is None:
+            # A prompt carrying retrieved passages replays the answer recorded with retrieval
+            # (step 1: single retrieval, later steps: multi-step), keyed by `replay_key`.
+            from orchestrator.retrieval.prompt import parse_augmented, replay_key
+
+            parsed = parse_augmented(prompt)
+            if parsed is not None:
+                key = replay_key(parsed[0], "single" if parsed[1] == 1 else "multi")
+                found = self._outcomes.get(key) or self._outcomes.get(normalise(key))
+        return found
 
 
 class Answerer:

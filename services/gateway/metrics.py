@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from orchestrator.retrieval.metrics import RetrievalMetrics
 from orchestrator.trace import Trace
 
 __all__ = ["GatewayMetrics"]
@@ -42,6 +43,7 @@ class GatewayMetrics:
         self.verify_flips = Counter("orchestrator_verification_flips", "Verdicts that changed the pipeline's answer", ["mode"], registry=r)
         self.escalations = Counter("orchestrator_escalations", "Cascade requests by signal and how they stopped", ["signal", "stopped"], registry=r)
         self.escalation_tiers = Counter("orchestrator_escalation_tiers", "Cascade tiers called beyond the first", ["signal"], registry=r)
+        self.retrieval = RetrievalMetrics(r)
         self._scheduler = _SchedulerCollector()
         r.register(self._scheduler)
 
@@ -70,6 +72,8 @@ class GatewayMetrics:
                 ok = event.decision.get("ok", True)
                 self.expert_calls.labels(expert=event.expert, outcome="ok" if ok else "error").inc()
                 self._usage(event.expert, event.prompt_tokens, event.completion_tokens, event.cost_usd)
+            elif event.step == "retrieval":
+                self.retrieval.observe(event)
             elif event.step == "dispatch":
                 for name in event.decision.get("failed", []):
                     self.fallbacks.labels(expert=name).inc()

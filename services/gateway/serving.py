@@ -25,6 +25,7 @@ from orchestrator.escalation.runtime import escalation_headers
 from orchestrator.experts import Completion, ExpertStream
 from orchestrator.experts.types import StreamPart
 from orchestrator.pipeline import AnswerDelta, PipelineResult, RequestOptions
+from orchestrator.retrieval.node import retrieval_sources
 from orchestrator.router.decision import RoutingDecision
 from orchestrator.trace import Trace, TraceEvent
 from services.gateway.catalog import Target
@@ -98,6 +99,10 @@ class ChatService:
         headers = {**_result_headers(result), **event_headers(result.trace)}
         _log_routed(result)
         response = chat_response(body.model or "router/auto", result.text, result.finish_reason, result.prompt_tokens, result.completion_tokens, trace)
+        cited = retrieval_sources(result.trace)
+        if cited:
+            response.__pydantic_extra__["sources"] = cited  # the numbered passages the answer may cite
+            headers["x-orchestrator-sources"] = str(len(cited))
         return Response(response.model_dump_json(), media_type="application/json", headers=headers)
 
     async def _pipeline_stream(self, body: GatewayChatRequest, options: RequestOptions, messages: list[dict], params: dict, request_id: str, want_trace: bool) -> Response:
@@ -135,7 +140,10 @@ class ChatService:
             assert result is not None
             self.gw.metrics.observe_trace(result.trace)
             _log_routed(result)
-            extra = {"trace": result.trace.to_dict()} if want_trace else {}
+            extra: dict[str, Any] = {"trace": result.trace.to_dict()} if want_trace else {}
+            cited = retrieval_sources(result.trace)
+            if cited:
+                extra["sources"] = cited  # known only once retrieval ran: in the closing chunk
             yield writer.delta("", finish_reason=result.finish_reason, **extra)
             if body.wants_usage_chunk:
                 yield writer.usage(result.prompt_tokens, result.completion_tokens)
