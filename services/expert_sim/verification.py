@@ -63,8 +63,9 @@ def _key(text: str) -> str:
 class GoldBook:
     """Which answers the replay dataset records as right, by prompt."""
 
-    def __init__(self, right: dict[str, set[str]]):
+    def __init__(self, right: dict[str, set[str]] | None = None, *, path: Path | None = None):
         self._right = right
+        self._path = path  # read on first use: most simulated requests are never judged
 
     @classmethod
     def load(cls, path: Path) -> GoldBook:
@@ -79,6 +80,8 @@ class GoldBook:
         return cls(right)
 
     def right_answers(self, question: str) -> set[str] | None:
+        if self._right is None:
+            self._right = GoldBook.load(self._path)._right if self._path is not None else {}
         return self._right.get(_key(question))
 
 
