@@ -21,9 +21,7 @@ unless the other agents' plurality outnumbers their own side, then adopt it with
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from statistics import NormalDist
 
 from orchestrator.aggregation import extract_answer, normalize_answer
 from orchestrator.verification.prompts import AGENT_OPENING, CONSULTANT_OPENING, DEBATER_OPENING, JUDGE_OPENING
+from services.expert_sim.answers import _rng  # the same seeded draws as replayed answers
 
 __all__ = ["GoldBook", "JudgeModel", "VerificationResponder"]
 
@@ -49,11 +48,6 @@ _FILLER = (
     "A quick check of units and magnitudes confirms the result.",
     "The rival's argument skips a step, and that step is where it goes wrong.",
 )
-
-
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
 
 
 def _key(text: str) -> str:
