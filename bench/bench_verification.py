@@ -154,8 +154,8 @@ def select_on_train(items: list[Item], panel: list[str], caller: SimCaller, targ
     whose added mean cost stays within ``target``; ties go to the cheaper."""
     base_cost = sum(it.base_cost for it in items)
     print(f"\n## selection on train ({len(items)} rows): debate, added cost vs net flips")
-    print("| disagreement | max_rounds | word_limit | triggered | added cost | w->r | r->w | net |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| disagreement | max_rounds | word_limit | flip_confidence | triggered | added cost | w->r | r->w | net |")
+    print("|---|---|---|---|---|---|---|---|---|")
     best: tuple[tuple, VerificationSettings] | None = None
     for disagreement in ("no_majority", "any"):
         for max_rounds in (1, 2, 3):
@@ -164,23 +164,33 @@ def select_on_train(items: list[Item], panel: list[str], caller: SimCaller, targ
                 fired = [it for it in items if decide_trigger(it.answers, s).fire]
                 results = asyncio.run(run_mode(fired, panel, s, caller, "debate"))
                 added = sum(r.spend.cost_usd for r in results) / base_cost
-                wr = rw = 0
-                for r, it in zip(results, fired):
-                    before = plurality(it.answers) in it.right
-                    after = (r.answer if r.status == "verified" else plurality(it.answers)) in it.right
-                    wr += after and not before
-                    rw += before and not after
-                print(f"| {disagreement} | {max_rounds} | {word_limit} | {len(fired) / len(items):.1%} | +{added:.1%} | {wr} | {rw} | {wr - rw} |")
-                key = (wr - rw, -added)
-                if added <= target and (best is None or key > best[0]):
-                    best = (key, s)
-    chosen = best[1] if best is not None else VerificationSettings()
-    print(f"chosen (net flips, within +{target:.0%} cost): disagreement={chosen.disagreement} max_rounds={chosen.max_rounds} word_limit={chosen.word_limit}")
-    return chosen
+                for flip in (0.5, 0.7, 0.8, 0.9):  # applied to the same verdicts: no extra calls
+                    wr = rw = 0
+                    for r, it in zip(results, fired):
+                        base = plurality(it.answers)
+                        after = base
+                        if r.status == "verified" and r.answer != base and r.probability >= flip:
+                            after = r.answer
+                        wr += after in it.right and base not in it.right
+                        rw += base in it.right and after not in it.right
+                    row = f"| {disagreement} | {max_rounds} | {word_limit} | {flip} | {len(fired) / len(items):.1%} | +{added:.1%} | {wr} | {rw} | {wr - rw} |"
+                    print(row)
+                    key = (wr - rw, -added)
+                    if added <= target and wr > rw and (best is None or key > best[0]):
+                        best = (key, s.model_copy(update={"flip_confidence": flip}))
+    if best is None:
+        print(f"chosen: none (no setting within +{target:.0%} cost has more wrong->right than right->wrong flips)")
+        return VerificationSettings()
+    c = best[1]
+    print(f"chosen (net flips, within +{target:.0%} cost): disagreement={c.disagreement} max_rounds={c.max_rounds} "
+          f"word_limit={c.word_limit} flip_confidence={c.flip_confidence}")  # fmt: skip
+    return c
 
 
 def evaluate(name: str, split: str, items: list[Item], panel: list[str], caller: SimCaller, settings: VerificationSettings) -> None:
-    disagreement = f"{settings.disagreement}, max_rounds={settings.max_rounds}, word_limit={settings.word_limit}"
+    disagreement = (
+        f"{settings.disagreement}, max_rounds={settings.max_rounds}, word_limit={settings.word_limit}, flip_confidence={settings.flip_confidence}"
+    )
     fired = [it for it in items if decide_trigger(it.answers, settings).fire]
     n, nt = len(items), len(fired)
     base = [plurality(it.answers) for it in fired]

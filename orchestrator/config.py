@@ -273,6 +273,9 @@ class VerificationSettings(_Model):
     trigger_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
     max_rounds: Annotated[int, Field(ge=1, le=10)] = 3
     stop_confidence: Annotated[float, Field(ge=0.5, le=1)] = 0.9
+    flip_confidence: Annotated[float, Field(ge=0.5, le=1)] = Field(
+        default=0.5, description="the verdict replaces the pipeline's answer only when it gives the rival at least this"
+    )
     high_stakes_categories: list[str] = Field(default_factory=list)
     word_limit: Annotated[int, Field(ge=20, le=2000)] = 120
     both_orders: bool = Field(default=True, description="judge both answer orders and average (position bias)")

@@ -94,6 +94,7 @@ class Verifier:
             if result.status == "verified":
                 result.text = aggregated.text if result.answer == aggregated.answer else next(d.work for d in pair if d.answer == result.answer)
         result.spend = budget.spent
+        _keep_unless_convinced(result, aggregated, self.settings.flip_confidence)
         if result.status != "verified":
             result.text = aggregated.text
             if not any(f.startswith("judge_") for f in result.flags):
@@ -101,6 +102,16 @@ class Verifier:
         elif mode == "mad" and result.answer == aggregated.answer:
             result.text = aggregated.text
         return result
+
+
+def _keep_unless_convinced(result: VerificationResult, aggregated: Aggregated, threshold: float) -> None:
+    """The pipeline's answer stands unless the verdict gives the rival at least ``threshold``:
+    the best-ranked experts' answer is right more often than a 50/50 judge assumes."""
+    if result.status != "verified" or result.answer == aggregated.answer or result.probability is None:
+        return
+    if result.probability < threshold and aggregated.answer is not None:
+        result.flags.append(f"kept the pipeline's answer: the rival's {result.probability:.2f} is below flip_confidence {threshold:g}")
+        result.answer, result.probability, result.text = aggregated.answer, 1.0 - result.probability, aggregated.text
 
 
 def _contenders(candidates: Sequence[Candidate], aggregated: Aggregated) -> tuple[Debater, Debater] | None:

@@ -47,7 +47,7 @@ class SimState:
         self.engine = Engine(s)
         self.metrics = SimMetrics(self.engine, s.model_name)
         book = ReplayBook.load(s.replay, s.expert or s.model_name) if s.replay else None
-        gold = GoldBook.load(s.replay) if s.replay else None
+        gold = GoldBook(path=s.replay) if s.replay else None
         verification = VerificationResponder(s.expert or s.model_name, s.seed, gold)
         self.answerer = Answerer(s.expert or s.model_name, s.seed, book, verification)
         self.faults = FaultInjector(s)

@@ -21,9 +21,7 @@ unless the other agents' plurality outnumbers their own side, then adopt it with
 
 from __future__ import annotations
 
-import hashlib
 import math
-import random
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -32,6 +30,7 @@ from statistics import NormalDist
 
 from orchestrator.aggregation import extract_answer, normalize_answer
 from orchestrator.verification.prompts import AGENT_OPENING, CONSULTANT_OPENING, DEBATER_OPENING, JUDGE_OPENING
+from services.expert_sim.answers import _rng  # the same seeded draws as replayed answers
 
 __all__ = ["GoldBook", "JudgeModel", "VerificationResponder"]
 
@@ -51,11 +50,6 @@ _FILLER = (
 )
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
 def _key(text: str) -> str:
     return " ".join(text.split())
 
@@ -63,8 +57,9 @@ def _key(text: str) -> str:
 class GoldBook:
     """Which answers the replay dataset records as right, by prompt."""
 
-    def __init__(self, right: dict[str, set[str]]):
+    def __init__(self, right: dict[str, set[str]] | None = None, *, path: Path | None = None):
         self._right = right
+        self._path = path  # read on first use: most simulated requests are never judged
 
     @classmethod
     def load(cls, path: Path) -> GoldBook:
@@ -79,6 +74,8 @@ class GoldBook:
         return cls(right)
 
     def right_answers(self, question: str) -> set[str] | None:
+        if self._right is None:
+            self._right = GoldBook.load(self._path)._right if self._path is not None else {}
         return self._right.get(_key(question))
 
 

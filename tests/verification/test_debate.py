@@ -230,3 +230,14 @@ async def test_multi_agent_debate_revises_until_agreement_then_votes():
     assert (result.status, result.rounds, result.stop_reason) == ("verified", 1, "consensus")
     assert (result.answer, result.probability) == ("42", 1.0)
     assert result.verdicts == [{"round": 1, "votes": {"42": 3}}]
+
+
+@pytest.mark.anyio
+async def test_rival_verdict_below_flip_confidence_keeps_the_pipeline_answer():
+    experts = ScriptedExperts(debaters(judge=prefers("41", 0.7)))
+    result = await run(experts, max_rounds=1, flip_confidence=0.8)
+    assert (result.status, result.answer, result.changed) == ("verified", "42", False)
+    assert result.probability == pytest.approx(0.3) and result.text == AGGREGATED.text
+    assert any("flip_confidence" in f for f in result.flags)
+    flipped = await run(ScriptedExperts(debaters(judge=prefers("41", 0.7))), max_rounds=1, flip_confidence=0.6)
+    assert (flipped.answer, flipped.changed) == ("41", True)
