@@ -250,7 +250,10 @@ class RetrievalSettings(_Model):
     milvus: MilvusSettings = Field(default_factory=MilvusSettings)
     gate: str | None = Field(default=None, description="gate artifact from `orchestrator train-gate` (none: retrieve when auto)")
     threshold: Annotated[float, Field(ge=0, le=1)] | None = Field(default=None, description="override the gate's cross-validated threshold")
-    weak_expert_boost: NonNegFloat = 0.2
+    weak_expert_boost: NonNegFloat = Field(
+        default=0.0, description="raise P(retrieval helps) by this x (1 - the chosen expert's predicted quality); "
+        "off by default: no shared data measures it, and 0.2 made the live gate retrieve every time",
+    )
     draft: bool = Field(default=False, description="ask the first expert for a draft and retrieve only if it is unsure")
     top_k: PosInt = 5
     max_steps: Annotated[int, Field(ge=1, le=10)] = 3
