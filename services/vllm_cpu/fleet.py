@@ -49,7 +49,7 @@ def prepare(config: Config, *, only: list[str] | None = None, root: Path | None 
     try:
         for i, e in enumerate(experts):
             existing = running(e.name, root)
-            if existing is not None and existing.url != (e.api_base or "").removesuffix("/v1"):
+            if existing is not None and existing.url != (e.server_root or ""):
                 say(f"{e.name}: running on {existing.url}, the composition says {e.api_base}: restarting it there")
                 stop_server(existing, root)
                 existing = None
