@@ -58,12 +58,32 @@ def simulated_logprobs(ds) -> np.ndarray:
     return out
 
 
-def run_file(path: Path, emb: Embedder, with_logprobs: bool = False) -> None:
+def tfidf_embeddings(train_prompts: list[str], test_prompts: list[str], dim: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """A MiniLM-free embedding fitted on train only (TF-IDF word 1-2 grams -> SVD -> unit
+    vectors), for when MiniLM embeddings of a file are not cached and embedding it would take
+    longer than the bench may (--embedding tfidf)."""
+    from sklearn.decomposition import TruncatedSVD
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import normalize
+
+    from orchestrator.router.text import query_views
+
+    vec = TfidfVectorizer(sublinear_tf=True, min_df=2, ngram_range=(1, 2), max_features=50_000)
+    svd = TruncatedSVD(n_components=dim, random_state=0)
+    Xtr = svd.fit_transform(vec.fit_transform(query_views(train_prompts)))
+    Xte = svd.transform(vec.transform(query_views(test_prompts)))
+    return normalize(Xtr).astype(np.float32), normalize(Xte).astype(np.float32)
+
+
+def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: str = "minilm") -> None:
     ds = load_dataset(path, require_complete=True)
     tr = np.array([s == "train" for s in ds.splits])
     train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
-    Xtr = cached_embeddings(train.prompts, emb, cache_dir=default_cache_dir())
-    Xte = cached_embeddings(test.prompts, emb, cache_dir=default_cache_dir())
+    if embedding == "tfidf":
+        Xtr, Xte = tfidf_embeddings(train.prompts, test.prompts)
+    else:
+        Xtr = cached_embeddings(train.prompts, emb, cache_dir=default_cache_dir())
+        Xte = cached_embeddings(test.prompts, emb, cache_dir=default_cache_dir())
     cost_tr, unit = train.cost_matrix()
     cost_te, _ = test.cost_matrix()
     if cost_te is None:
@@ -82,7 +102,7 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False) -> None:
         "best single (train)": _pick(BestSingleRouter().fit(train), test, Xte),
     }
     b = router.blend_
-    print(f"\n## {path.name} (train {len(train)}, test {len(test)}, {len(ds.experts)} experts; cost unit {unit or 'none'}"
+    print(f"\n## {path.name} [{embedding} embeddings] (train {len(train)}, test {len(test)}, {len(ds.experts)} experts; cost unit {unit or 'none'}"
           f"{' x1000' if unit == 'usd' else ''}; router fit {fit_s:.0f}s)")
     print(f"blend (CV routing accuracy at cost weight {b.selected_at_cost_weight:g}): weights {b.weights}, k={b.k}, "
           f"shrinkage={b.shrinkage:g}, C={b.C:g}; CV accuracy {b.cv_accuracy:.3f}; task classifier: {'yes' if router.parts_.task is not None else 'no (no finer label)'}")
@@ -107,6 +127,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="*", default=list(FILES))
     ap.add_argument("--data-dir", type=Path, default=ROOT / ".." / "shared" / "data")
+    ap.add_argument("--embedding", choices=("minilm", "tfidf"), default="minilm", help="tfidf: fitted on train, no MiniLM")
     ap.add_argument("--simulated-logprobs", action="store_true", help="add the logprob signal, with the simulator's values")
     args = ap.parse_args()
     routing = args.data_dir / "routing"
@@ -115,7 +136,7 @@ def main() -> None:
         return
     emb = Embedder()
     for name in args.files:
-        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs)
+        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs, embedding=args.embedding)
 
 
 if __name__ == "__main__":
