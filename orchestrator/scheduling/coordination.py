@@ -36,7 +36,7 @@ from typing import Any, Literal, Protocol
 from orchestrator.config import Config
 from orchestrator.errors import ExpertUnavailable
 
-__all__ = ["InProcessCoordinator", "RedisCoordinator", "ResidencyCoordinator", "coordinator_for"]
+__all__ = ["InProcessCoordinator", "RedisCoordinator", "ResidencyCoordinator", "coordinator_for", "redis_client"]
 
 _log = logging.getLogger(__name__)
 
@@ -53,8 +53,23 @@ return 0
 """
 
 
+def redis_client(url: str, *, timeout_s: float) -> Any:
+    """An asyncio Redis client that fails fast: no built-in retries with backoff (seconds each),
+    so a dead Redis becomes the documented open/closed behaviour at once, not a stalled request."""
+    import redis.asyncio as aioredis  # optional dependency: only with gateway.redis_url
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return aioredis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, retry=Retry(NoBackoff(), 0))
+
+
 class ResidencyCoordinator(Protocol):
     """What the residency manager asks before dispatching, sleeping and waking."""
+
+    @property
+    def available(self) -> bool:
+        """False while the shared store is unreachable (swaps fail at once then)."""
+        ...
 
     async def start(self, experts: list[str], pins: Callable[[str], int], set_awake: Callable[[str, bool], None]) -> None: ...
 
@@ -81,6 +96,8 @@ class ResidencyCoordinator(Protocol):
 
 class InProcessCoordinator:
     """One replica: the residency manager's own lock and pins already suffice."""
+
+    available = True
 
     async def start(self, experts: list[str], pins: Callable[[str], int], set_awake: Callable[[str, bool], None]) -> None:
         return None
@@ -123,9 +140,7 @@ class RedisCoordinator:
         failure: Literal["open", "closed"] = "open",
         replica_id: str | None = None,
     ):
-        import redis.asyncio as aioredis  # optional dependency: only with gateway.redis_url
-
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        self._redis = redis_client(url, timeout_s=2.0)
         self._prefix = prefix
         self.lease_s = lease_s
         self.poll_s = poll_s
@@ -162,6 +177,10 @@ class RedisCoordinator:
                 await pipe.execute()
         self._held.clear()
         await self._redis.aclose()
+
+    @property
+    def available(self) -> bool:
+        return self._redis_ok
 
     # ------------------------------------------------------------------ dispatch side
 

@@ -117,8 +117,15 @@ class ResidencyManager:
         return self._lock.locked()
 
     def memory_gb(self, expert: str) -> float:
+        """What waking ``expert`` would add to the awake set (nothing when it is awake already)."""
         slot = self._slots.get(expert)
-        return slot.memory_gb if slot else 0.0
+        if slot is None:
+            return 0.0
+        # [issue 14] awake but not yet confirmed by the coordinator: a swap_in only confirms it. With
+        # the coordinator down a swap_in fails at once: let it be planned, so the queue gets its 503.
+        if not self._coord.available or (slot.awake and not slot.draining and not self._coord.confirmed(expert)):
+            return 0.0
+        return slot.memory_gb
 
     def free_gb(self) -> float:
         if self.budget_gb is None:
@@ -294,12 +301,16 @@ class ResidencyManager:
         """[issue 14] After a failed dispatch: ask the server itself whether it sleeps (another
         replica, or an operator, may have put it to sleep) and stop sending to it if so."""
         slot = self._slots.get(expert)
-        if slot is None or not await self._probe(slot):
+        if not self.coordinated or slot is None or not slot.awake or self._lock.locked():
+            # Alone, this manager made every swap itself; with a swap in progress its outcome is the truth.
             return
-        slot.awake = False
-        self.events.append(TraceEvent(kind="error", expert=expert, detail="found asleep after a failed request", at=self._clock()))
-        with contextlib.suppress(ExpertUnavailable):
-            await self._coord.after_sleep(expert)
+        async with self._lock:  # no local swap may land between the probe and what we conclude
+            if not slot.awake or slot.pins > 0 or not await self._probe(slot):
+                return
+            slot.awake = False
+            self.events.append(TraceEvent(kind="error", expert=expert, detail="found asleep after a failed request", at=self._clock()))
+            with contextlib.suppress(ExpertUnavailable):
+                await self._coord.after_sleep(expert)
 
     async def _probe(self, slot: _Slot) -> bool:
         try:

@@ -1,7 +1,7 @@
 """Per-key token buckets: ``rate_limit_rpm`` requests a minute, bursts up to one minute's worth.
 
-Counters live in this process; with several gateway replicas they would move to Redis
-(ARCHITECTURE.md, "Scale-out").
+Counters live in this process; with several gateway replicas, ``gateway.redis_url`` moves them
+to Redis (:class:`services.gateway.shared_state.RedisRateLimiter`, the same bucket).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import time
 from typing import Literal
 
 from orchestrator.config import Config
+from orchestrator.scheduling.coordination import redis_client
 from services.gateway.errors import GatewayHTTPError
 from services.gateway.ratelimit import RateLimiter
 
@@ -41,12 +42,10 @@ class RedisRateLimiter:
     """The same bucket as :class:`RateLimiter` (rpm a minute, bursts of one minute), in Redis."""
 
     def __init__(self, rpm: int, url: str, *, failure: Literal["open", "closed"] = "open", prefix: str = "orchestrator:ratelimit"):
-        import redis.asyncio as aioredis
-
         self.rpm = rpm
         self.failure = failure
         self._prefix = prefix
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self._redis = redis_client(url, timeout_s=1.0)
         self._script = self._redis.register_script(_BUCKET)
         self._warned_at = 0.0
 

@@ -69,7 +69,10 @@ async def test_redis_dying_mid_run_fails_requests_cleanly_and_never_hangs(redis_
     fleet = FakeFleet(PORTS, service_s=0.003, wake_s=0.005, sleep_s=0.005, max_awake=2, asleep=(9303, 9304))
     async with replica(fleet, redis_server.url, failure="closed") as a, replica(fleet, redis_server.url, failure="closed") as b:
         traffic = asyncio.create_task(_mixed_traffic([a, b], 200, seed=2))
-        await asyncio.sleep(0.3)
+        for _ in range(500):  # kill Redis once the run is under way
+            if a.completed + b.completed >= 20:
+                break
+            await asyncio.sleep(0.01)
         redis_server.stop()
         results = await traffic
     errors = [r for r in results if isinstance(r, BaseException)]
