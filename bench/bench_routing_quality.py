@@ -1,7 +1,7 @@
 """Routing quality on the shared routing files (test split), every policy side by side.
 
 For each file in ../shared/data/routing: the two-level router (at cost weight 0 and at the
-cost weight the cheapest one that gives up no CV accuracy on *train* only,
+cheapest cost weight that gives up no cross-validated accuracy on *train* only,
 ``cost_weight="cv"``), its CoE-only and recruiter-only
 modes, the static embedding tier, and the baselines (best single, oracle, random, kNN k=20,
 per-expert logistic regression) — accuracy and mean cost per query; then k=3 coverage against
