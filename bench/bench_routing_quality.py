@@ -1,7 +1,7 @@
 """Routing quality on the shared routing files (test split), every policy side by side.
 
 For each file in ../shared/data/routing: the two-level router (at cost weight 0 and at the
-cost weight the one-standard-error rule picks on cross-validation on *train* only,
+cheapest cost weight that gives up no cross-validated accuracy on *train* only,
 ``cost_weight="cv"``), its CoE-only and recruiter-only
 modes, the static embedding tier, and the baselines (best single, oracle, random, kNN k=20,
 per-expert logistic regression) — accuracy and mean cost per query; then k=3 coverage against
@@ -9,7 +9,7 @@ the best fixed trio (chosen on train). Last, the category classifier on categori
 
     .venv/bin/python bench/bench_routing_quality.py [--files routerbench3 ...] [--no-static] [--no-categories]
 
-Embeddings are cached under artifacts/embeddings (the first run embeds ~20k texts: minutes).
+Embeddings are cached under ~/.cache/orchestrator/embeddings (the first run embeds ~20k texts: minutes).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def run_file(path: Path, emb: Embedder, static: bool) -> None:
     rows: list[tuple[str, float, float | None]] = []
     rows.append(("two-level router (cost weight 0)", *evaluate(router, test, Xte, truth, cost)))
     if cost is not None:
-        rows.append((f"two-level router (cost weight {w_cv:g}, one-SE rule on train CV)", *evaluate(router, test, Xte, truth, cost, cost_weight="cv")))
+        rows.append((f"two-level router (cost weight {w_cv:g}, free-accuracy rule on train CV)", *evaluate(router, test, Xte, truth, cost, cost_weight="cv")))
     rows.append(("  CoE only (category -> expert)", *evaluate(router, test, Xte, truth, cost, mode="category")))
     rows.append(("  Symbolic-MoE recruiter only", *evaluate(router, test, Xte, truth, cost, mode="recruiter")))
     if static:
