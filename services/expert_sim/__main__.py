@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--sleep-mode", action=argparse.BooleanOptionalAction, default=True, help="serve /sleep, /wake_up, /is_sleeping"
     )
+    p.add_argument(
+        "--tool-calling", action=argparse.BooleanOptionalAction, default=True,
+        help="act as if served with --enable-auto-tool-choice --tool-call-parser (else refuse tool_choice as vLLM does)",
+    )
     p.add_argument("--log-level", default="warning")
     return p
 
@@ -69,6 +73,7 @@ def settings_from_args(args: argparse.Namespace) -> SimSettings:
         api_key=args.api_key,
         seed=args.seed,
         sleep_mode=args.sleep_mode,
+        tool_calling=args.tool_calling,
     )
 
 

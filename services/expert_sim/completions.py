@@ -37,7 +37,7 @@ from services.expert_sim.logprobs import chat_logprobs
 from services.expert_sim.sampling_checks import check_sampling
 from services.expert_sim.state import RequestRejected, SimState, error_json, get_state
 from services.expert_sim.tokens import count_prompt, render_chat, split_pieces
-from services.expert_sim.tools import ToolCall, choose_tool_call
+from services.expert_sim.tools import ToolCall, choose_tool_call, tool_choice_refusal
 
 router = APIRouter()
 
@@ -88,6 +88,9 @@ async def chat_completions(body: ChatCompletionRequest, state: SimState = Depend
         check_sampling(body)
         prompt_tokens = count_prompt(render_chat(body.messages, body.add_generation_prompt))
         user_text = _last_user_text(body)
+        refusal = tool_choice_refusal(body.tools, _tool_choice(body), state.settings.tool_calling)
+        if refusal is not None:
+            raise RequestRejected(error_json(refusal, "BadRequestError", 400))
         call = choose_tool_call(body.tools, _tool_choice(body), user_text)
         answer = call.arguments if call else state.answerer.answer(user_text)
         plan = state.plan(prompt_tokens, body.requested_max_tokens, answer, body.stop, body.ignore_eos)

@@ -37,6 +37,7 @@ class SimSettings:
     api_key: str | None = None
     seed: int = 0
     sleep_mode: bool = True
+    tool_calling: bool = True  # as if served with --enable-auto-tool-choice --tool-call-parser
 
     def __post_init__(self) -> None:
         problems = []

@@ -10,6 +10,9 @@ vLLM asks the model; the simulator decides with these rules (so tests can rely o
   in text as usual.
 - ``tool_choice: "none"`` or no tools: answer in text.
 
+A server started without a tool parser (``--no-tool-calling``) refuses every other
+``tool_choice`` with vLLM 0.32's 400 (:func:`tool_choice_refusal`).
+
 Arguments are built from the function's JSON schema: each required property (every property
 when none is marked required) gets a value of its type: a string quotes the user's words, a
 number is 1, a boolean true, an enum its first member, an array empty, an object ``{}``.
@@ -22,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ToolCall", "choose_tool_call"]
+__all__ = ["ToolCall", "choose_tool_call", "tool_choice_refusal"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,15 @@ def choose_tool_call(tools: list[dict[str, Any]] | None, tool_choice: Any, user_
     if chosen is None:
         return None
     return ToolCall(str(chosen.get("name")), _arguments(chosen, user_text), finish, f"chatcmpl-tool-{uuid.uuid4().hex[:16]}")
+
+
+def tool_choice_refusal(tools: list[dict[str, Any]] | None, tool_choice: Any, enabled: bool) -> str | None:
+    """vLLM's 400 message for a tool_choice the server cannot serve without a tool parser."""
+    if enabled or not tools or tool_choice in (None, "none"):
+        return None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name")
+        return f'tool_choice=function "{name}" requires --tool-call-parser to be set'
+    if tool_choice == "auto":
+        return '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
+    return f'tool_choice="{tool_choice}" requires --tool-call-parser to be set'

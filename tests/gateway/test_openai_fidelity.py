@@ -280,3 +280,14 @@ def test_curl_streams_a_tool_call(live):
 def test_non_stream_response_validates_against_openai_types(live):
     raw = httpx.post(f"{live.url}/v1/chat/completions", json={"model": "alpha", "messages": ASK, "tools": [WEATHER], "tool_choice": FORCE_WEATHER}, timeout=20)
     ChatCompletion.model_validate(raw.json())
+
+
+def test_an_expert_served_without_a_tool_parser_refuses_tools_and_the_gateway_says_so(sim_factory):
+    # vLLM 0.32 refuses even a named tool_choice without --tool-call-parser; the simulator too.
+    sim = sim_factory("org/fid-no-tools", extra_args=("--no-tool-calling",))
+    data = {"version": 1, "experts": [{"name": "plain", "model": "hosted_vllm/org/fid-no-tools", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]}]}
+    with ThreadedServer(create_app(parse_config(yaml.safe_dump(data)), router=RankedRouter(k=1))) as server:
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused", max_retries=0, timeout=20)
+        with pytest.raises(openai.BadRequestError) as info:
+            client.chat.completions.create(model="plain", messages=ASK, tools=[WEATHER], tool_choice=FORCE_WEATHER)
+    assert "plain" in info.value.body["message"] and "--tool-call-parser" in info.value.body["message"]

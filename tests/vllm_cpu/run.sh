@@ -75,11 +75,14 @@ start=$(date +%s)
 # The KV cache gets a fixed 256 MiB: the default reserves 92% of RAM and refuses to start
 # when other processes hold memory. --enable-sleep-mode is refused on CPU ("not supported on
 # current platform"), yet the dev-mode /sleep, /wake_up and /is_sleeping work without it.
+# Tools: vLLM 0.32 refuses any tool_choice but "none" without a tool-call parser, even a named
+# one (answered by structured output); `pythonic` needs no special tokens in the vocabulary.
 VLLM_SERVER_DEV_MODE=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 VLLM_NO_USAGE_STATS=1 \
   setsid "$VENV/bin/python" -m vllm.entrypoints.openai.api_server \
     --model "$MODEL_DIR" --served-model-name "$MODEL_NAME" \
     --host 127.0.0.1 --port "$PORT" --max-model-len 512 \
     --kv-cache-memory-bytes 268435456 --enforce-eager \
+    --enable-auto-tool-choice --tool-call-parser "${VLLM_TOOL_CALL_PARSER:-pythonic}" \
     >"$LOG" 2>&1 &
 SERVER_PID=$!
 ready=""
