@@ -87,6 +87,8 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
     plan = CascadePlan(probes=opts.probes, probe_cost_weight=opts.probe_cost_weight, max_tiers=opts.max_tiers)
     tiers = plan_tiers(quality, _cost_norm(est), plan)
     out = CascadeOutcome(completions=[], failures=[])
+    if opts.signal == "logprob":
+        params = {**params, "logprobs": True}  # vLLM returns token log-probabilities only when asked
     answered: dict[int, Any] = {}
     answers: list[str | None] = [None] * len(names)
     spent = 0.0

@@ -83,6 +83,7 @@ async def test_logprob_signal_reads_the_experts_token_logprobs(p, escalated):
     result = await run(experts, signal="logprob", threshold=0.8, max_tiers=2, probe_cost_weight=1.0)
     assert steps(result, "escalation")[0]["confidence"] == pytest.approx(p)
     assert (len(experts.calls) == 2) is escalated
+    assert all(params.get("logprobs") is True for _, _, params in experts.calls), "the cascade asks the experts for them"
 
 
 @pytest.mark.anyio

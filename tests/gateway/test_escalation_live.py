@@ -1,0 +1,81 @@
+"""Escalation inside the gateway over real simulator processes: the cascade asks the cheap
+expert first, reads its token log-probabilities (which follow whether its replayed answer is
+right), and escalates only when it is unsure; trace, header and Prometheus counter say so."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import yaml
+
+from orchestrator.config import parse_config
+from orchestrator.router.decision import RankedExpert, RoutingDecision
+from services.gateway import create_app
+from services.gateway.server import ThreadedServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+RIGHT_FOR_CHEAP = "What is the capital of France?"
+WRONG_FOR_CHEAP = "What is 17 * 23?"
+ROWS = [
+    {"id": "q1", "prompt": RIGHT_FOR_CHEAP, "experts": {"cheap": {"score": 1.0, "answer": "Paris"}, "strong": {"score": 1.0, "answer": "Paris"}}},
+    {"id": "q2", "prompt": WRONG_FOR_CHEAP, "experts": {"cheap": {"score": 0.0, "answer": "381"}, "strong": {"score": 1.0, "answer": "391"}}},
+]
+
+
+class CheapFirstRouter:
+    """cheap: P(correct) 0.7 at a tenth of strong's price; strong: 0.9."""
+
+    categories_ = ["general"]
+
+    def route(self, prompts, *, k=None, cost_weight=None, budget=None, allowed_experts=None, mode=None):
+        ranked = [RankedExpert("cheap", 0.7, 0.7, 1e-6), RankedExpert("strong", 0.6, 0.9, 1e-5)]
+        return [RoutingDecision("general", {"general": 1.0}, [], ranked, 1, ["cheap"], None, None) for _ in prompts]
+
+
+@pytest.fixture(scope="module")
+def live(sim_factory, tmp_path_factory):
+    data = tmp_path_factory.mktemp("escalation") / "replay.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    experts = []
+    for name in ("cheap", "strong"):
+        sim = sim_factory(f"org/esc-{name}", expert=name, replay=str(data))
+        experts.append({"name": name, "model": f"hosted_vllm/org/esc-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]})
+    config = parse_config(yaml.safe_dump({"version": 1, "experts": experts, "scheduler": {"max_wait_ms": 1}}))
+    with ThreadedServer(create_app(config, router=CheapFirstRouter())) as server:
+        yield server
+
+
+def _ask(live, prompt: str) -> httpx.Response:
+    body = {
+        "model": "router/auto",
+        "messages": [{"role": "user", "content": prompt}],
+        "orchestrator": {"escalation": {"signal": "logprob", "threshold": 0.8, "max_tiers": 2, "probe_cost_weight": 1.0}, "trace": True},
+    }
+    return httpx.post(f"{live.url}/v1/chat/completions", json=body, timeout=30)
+
+
+def _tiers(response: httpx.Response) -> list[dict]:
+    return [e["decision"] for e in response.json()["trace"]["events"] if e["step"] == "escalation"]
+
+
+def test_a_confident_cheap_answer_is_accepted_without_escalating(live) -> None:
+    r = _ask(live, RIGHT_FOR_CHEAP)
+    assert r.status_code == 200, r.text
+    first = _tiers(r)[0]
+    assert first["accepted"] and "note" not in first, "the confidence came from the expert's own logprobs"
+    assert r.json()["choices"][0]["message"]["content"].endswith("The answer is Paris.")
+    assert r.headers["x-orchestrator-escalation"].startswith("tiers=1; stopped=accepted; signal=logprob")
+
+
+def test_an_unsure_cheap_answer_escalates_to_the_strong_expert(live) -> None:
+    r = _ask(live, WRONG_FOR_CHEAP)
+    assert r.status_code == 200, r.text
+    tiers = _tiers(r)
+    assert not tiers[0]["accepted"] and tiers[0]["confidence"] < 0.8
+    assert r.json()["choices"][0]["message"]["content"].endswith("The answer is 391.")
+    assert r.headers["x-orchestrator-escalation"].startswith("tiers=2")
+    metrics = httpx.get(f"{live.url}/metrics").text
+    assert 'orchestrator_escalation_tiers_total{signal="logprob"} 1.0' in metrics
