@@ -8,6 +8,7 @@ it runs against both.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,10 +27,13 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def milvus_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     pytest.importorskip("pymilvus")
-    pytest.importorskip("milvus_lite")
-    return tmp_path_factory.mktemp("milvus") / "lite.db"
+    lite = pytest.importorskip("milvus_lite.server_manager")
+    yield tmp_path_factory.mktemp("milvus") / "lite.db"
+    # Stop the embedded servers now: milvus-lite's own atexit hook logs after pytest has closed
+    # the streams ("--- Logging error ---" at the end of every run).
+    lite.server_manager_instance.release_all()
 
 
 def settings_for(store: str, tmp_path: Path, milvus_db: Path | None, **extra: object) -> RetrievalSettings:
