@@ -14,7 +14,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from orchestrator.config import parse_config
 from services.gateway import create_app
 from services.gateway.server import ThreadedServer
-from tests.gateway.fakes import RankedRouter
+from gateway.fakes import RankedRouter
 
 from .conftest import SIM_MAX_MODEL_LEN, Target
 from .wire import TIMEOUT, stream_chunks

@@ -10,7 +10,7 @@ from orchestrator.escalation.options import EscalationOptions
 from orchestrator.escalation.runtime import HEADER, escalation_headers, mean_logprob
 from orchestrator.pipeline import Pipeline, RequestOptions
 from orchestrator.router.decision import RankedExpert, RoutingDecision
-from tests.pipeline.fakes import FakeExperts, make_config
+from pipeline.fakes import FakeExperts, make_config
 
 MATH = [{"role": "user", "content": "What is 6 * 7?"}]
 # alpha: cheap and unsure; beta: mid; gamma: dear and strong (predicted P(correct), USD per call).

@@ -13,7 +13,7 @@ from orchestrator.config import parse_config
 from orchestrator.experts.client import ExpertClient
 from orchestrator.retrieval.index import open_index
 from services.gateway import create_app
-from tests.gateway.fakes import FakeVllm, RankedRouter, config_yaml
+from gateway.fakes import FakeVllm, RankedRouter, config_yaml
 
 from .test_ingest import _write_corpus
 

@@ -14,7 +14,7 @@ from orchestrator.pipeline import Pipeline, RequestOptions
 from orchestrator.retrieval.gate import DraftGate, QueryGate
 from orchestrator.retrieval.index import open_index
 from orchestrator.retrieval.service import Retriever
-from tests.pipeline.fakes import FakeExperts, RankedRouter, make_config
+from pipeline.fakes import FakeExperts, RankedRouter, make_config
 
 from .test_ingest import KIWI, PARIS, PYTHON, _closed_port, _write_corpus
 

@@ -104,7 +104,7 @@ say "vLLM healthy after $(( $(date +%s) - start )) s"
 say "running: pytest -m vllm ${PYTEST_ARGS:-}"
 set +e
 VLLM_BASE_URL="http://127.0.0.1:$PORT" VLLM_MODEL="$MODEL_NAME" VLLM_MODEL_KIND="$MODEL_KIND" \
-  timeout "$TEST_TIMEOUT" "$ROOT/.venv/bin/pytest" -m vllm -q ${PYTEST_ARGS:-}
+  timeout "$TEST_TIMEOUT" "$ROOT/.venv/bin/python" -m pytest -m vllm -q ${PYTEST_ARGS:-}
 rc=$?
 set -e
 case $rc in
