@@ -177,7 +177,6 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     single_acc, single_cost = float(acc_tr[top]), float(cost_tr[top])
     trio = ranking[:3]
     pair = sorted(ranking[1:3], key=lambda j: cost_tr[j]) if len(ranking) >= 3 else []
-    rows = np.arange(len(test))
     cheapest_right = np.where(np.nan_to_num(test.scores) >= 1.0, test.cost, np.inf)
     oracle = np.where(np.isfinite(cheapest_right).any(axis=1), cheapest_right.argmin(axis=1), test.cost.argmin(axis=1))
     table: dict[str, dict] = {

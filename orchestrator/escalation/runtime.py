@@ -23,6 +23,7 @@ from orchestrator.aggregation.extraction import extract_answer
 from orchestrator.errors import ExpertError, ExpertUnavailable
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.options import EscalationOptions
+from orchestrator.experts.types import mean_token_logprob
 from orchestrator.trace import TraceEvent
 
 __all__ = ["CascadeOutcome", "escalate", "escalation_headers", "mean_logprob"]
@@ -31,15 +32,9 @@ HEADER = "x-orchestrator-escalation"
 
 
 def mean_logprob(completion: Any) -> float | None:
-    """Mean token log-probability of a completion, from a ``logprobs`` attribute that is a list
-    of floats or OpenAI's ``{"content": [{"logprob": ...}, ...]}``; None when absent."""
-    lp = getattr(completion, "logprobs", None)
-    if isinstance(lp, dict):
-        lp = [t.get("logprob") for t in lp.get("content") or [] if isinstance(t, dict)]
-    elif lp is not None and hasattr(lp, "content"):
-        lp = [getattr(t, "logprob", None) for t in lp.content or []]
-    values = [float(v) for v in lp or [] if isinstance(v, int | float) and math.isfinite(v)]
-    return float(np.mean(values)) if values else None
+    """Mean token log-probability of a completion's ``logprobs`` (any shape
+    :func:`~orchestrator.experts.types.mean_token_logprob` reads); None when absent."""
+    return mean_token_logprob(getattr(completion, "logprobs", None))
 
 
 @dataclass

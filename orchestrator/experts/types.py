@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["Completion", "RawCompletion", "StreamPart", "TraceEvent", "Usage"]
+__all__ = ["Completion", "RawCompletion", "StreamPart", "TraceEvent", "Usage", "mean_token_logprob"]
+
+
+def mean_token_logprob(logprobs: Any) -> float | None:
+    """Mean of the token log-probabilities in OpenAI's ``{"content": [{"logprob": ...}, ...]}``
+    (or an object with ``.content``, or a plain list of floats); None when there are none."""
+    if isinstance(logprobs, dict):
+        logprobs = [t.get("logprob") for t in logprobs.get("content") or [] if isinstance(t, dict)]
+    elif logprobs is not None and hasattr(logprobs, "content"):
+        logprobs = [getattr(t, "logprob", None) for t in logprobs.content or []]
+    values = [float(v) for v in logprobs or [] if isinstance(v, int | float) and math.isfinite(v)]
+    return sum(values) / len(values) if values else None
 
 
 @dataclass
@@ -85,9 +98,7 @@ class Completion:
     @property
     def mean_logprob(self) -> float | None:
         """Mean token log-probability of the answer (a confidence signal), when ``logprobs`` came back."""
-        content = self.logprobs.get("content") if isinstance(self.logprobs, dict) else None
-        values = [float(t["logprob"]) for t in content or [] if isinstance(t, dict) and t.get("logprob") is not None]
-        return sum(values) / len(values) if values else None
+        return mean_token_logprob(self.logprobs)
 
     @property
     def ok(self) -> bool:

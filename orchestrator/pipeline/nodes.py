@@ -25,7 +25,7 @@ from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineState
 from orchestrator.trace import TraceEvent, timed_event
 
-__all__ = ["aggregate", "dispatch", "last_user_text", "respond", "retrieval_gate", "route", "route_kwargs", "verify"]
+__all__ = ["aggregate", "dispatch", "expert_event", "last_user_text", "respond", "retrieval_gate", "route", "route_kwargs", "verify"]
 
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
@@ -88,7 +88,7 @@ async def retrieval_gate(state: PipelineState, runtime: Runtime[PipelineContext]
     """Decide whether (and how much) to retrieve; put the passages into the prompt (see ``orchestrator.retrieval.node``)."""
     from orchestrator.retrieval.node import gate_step
 
-    return await gate_step(state, runtime.context, last_user_text(state.messages), _expert_event)
+    return await gate_step(state, runtime.context, last_user_text(state.messages), expert_event)
 
 
 async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
@@ -137,7 +137,7 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
                                          started, time.perf_counter() - t0, expert=expert))
                 expert = spares.pop(0) if spares else None
                 continue
-            events.append(_expert_event(completion, started, time.perf_counter() - t0))
+            events.append(expert_event(completion, started, time.perf_counter() - t0))
             return completion
         return None
 
@@ -199,7 +199,8 @@ def _call_events(events: list[Any]) -> dict[str, Any]:
     return {"events": [{"kind": e.kind, "detail": e.detail} for e in events]} if events else {}
 
 
-def _expert_event(completion: Completion, started: float, duration: float) -> TraceEvent:
+def expert_event(completion: Completion, started: float, duration: float) -> TraceEvent:
+    """The ``expert`` trace event of one answered call (the pipeline's, and the pass-through's)."""
     decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
     # Time queued in the scheduler (for a slot, and for any swap) vs the expert call itself.
     decision["queue_ms"] = round(completion.queue_s * 1000, 3)

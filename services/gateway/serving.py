@@ -25,9 +25,10 @@ from orchestrator.escalation.runtime import escalation_headers
 from orchestrator.experts import Completion, ExpertStream
 from orchestrator.experts.types import StreamPart
 from orchestrator.pipeline import AnswerDelta, PipelineResult, RequestOptions
+from orchestrator.pipeline.nodes import expert_event
 from orchestrator.retrieval.node import retrieval_sources
 from orchestrator.router.decision import RoutingDecision
-from orchestrator.trace import Trace, TraceEvent
+from orchestrator.trace import Trace
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
 from services.gateway.params import default_max_tokens, sampling_params, single_expert_reason
@@ -268,25 +269,10 @@ def _part_chunk(writer: ChunkWriter, part: StreamPart) -> str:
 
 
 def _direct_trace(request_id: str, completion: Completion, max_cost_usd: float | None = None) -> Trace:
-    """A one-event trace for a pass-through call, shaped like the pipeline's ``expert`` events."""
-    decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
-    decision["queue_ms"] = round(completion.queue_s * 1000, 3)
+    """A one-event trace for a pass-through call: the pipeline's ``expert`` event."""
+    event = expert_event(completion, time.time() - completion.latency_s, completion.latency_s)
     if max_cost_usd is not None:
-        decision["max_cost_usd"] = max_cost_usd  # estimated before the call, from max_tokens (capped by the context)
-    if completion.ttft_s is not None:
-        decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
-    if completion.events:
-        decision["events"] = [{"kind": e.kind, "detail": e.detail} for e in completion.events]
-    event = TraceEvent(
-        "expert",
-        decision,
-        started_at=time.time() - completion.latency_s,
-        duration_s=completion.latency_s,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        cost_usd=completion.cost_usd,
-        expert=completion.expert,
-    )
+        event.decision["max_cost_usd"] = max_cost_usd  # estimated before the call, from max_tokens (capped by the context)
     return Trace.of(request_id, [event])
 
 
