@@ -170,8 +170,9 @@ class ChatService:
             self.gw.metrics.observe_direct(expert, 0, 0, 0.0, ok=False)
             raise
         self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
-        headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **event_headers(_direct_trace("-", completion)), **routed}
-        trace = _direct_trace(trace_id, completion, self._max_cost(expert, body, params)).to_dict() if trace_id else None
+        call = _direct_trace(trace_id or "-", completion, self._max_cost(expert, body, params))
+        headers = {**orchestrator_headers("direct", [expert], None, completion.cost_usd), **event_headers(call), **routed}
+        trace = call.to_dict() if trace_id else None
         response = chat_response(
             body.model or expert, completion.text, completion.finish_reason, completion.prompt_tokens, completion.completion_tokens, trace,
             tool_calls=completion.tool_calls, logprobs=completion.logprobs,
