@@ -85,7 +85,7 @@ def run_batch_on_ray(
 ) -> dict[str, list[Completion]]:
     """The same result as ``run_offline_batch`` (per query, in assignment order), computed on Ray."""
     ray = connect(address)
-    import ray.data
+    from ray import data as ray_data
 
     for _, expert, _, _ in assignments:
         config.expert(expert)  # unknown expert -> KeyError before any work is shipped
@@ -95,7 +95,7 @@ def run_batch_on_ray(
     ]
     n = shards or max(1, min(len(rows) // 50 or 1, int(ray.cluster_resources().get("CPU", 1)) * 2))
     shared = config.gateway.resolved_redis_url() is not None or config.scheduler.gpu_memory_budget_gb is None
-    ds = ray.data.from_items(rows, override_num_blocks=n).map_batches(
+    ds = ray_data.from_items(rows, override_num_blocks=n).map_batches(
         _shard,
         batch_size=None,  # one call per block: the block is the shard
         batch_format="numpy",

@@ -47,11 +47,11 @@ class RayEmbedder:
         if len(texts) <= 1:
             return self._local.encode(texts)  # one query: no cluster round trip
         ray = connect(self.address)
-        import ray.data
+        from ray import data as ray_data
 
         shards = max(1, -(-len(texts) // self.shard_rows))
         actors = self.actors or max(1, min(shards, int(ray.cluster_resources().get("CPU", 1))))
-        ds = ray.data.from_items([{"order": i, "text": t} for i, t in enumerate(texts)], override_num_blocks=shards).map_batches(
+        ds = ray_data.from_items([{"order": i, "text": t} for i, t in enumerate(texts)], override_num_blocks=shards).map_batches(
             _EmbedShard, fn_constructor_kwargs={"factory": self.factory}, batch_size=None, batch_format="numpy", concurrency=actors
         )
         out = np.empty((len(texts), self._local.dim), dtype=np.float32)

@@ -101,7 +101,8 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
     assert decision is not None  # the graph always routes first
     if state.options.escalation is not None:
         return await _dispatch_cascade(state, ctx)
-    # An expert whose draft the retrieval gate kept as its answer is not called again.
+    # An expert whose draft the retrieval gate kept as its answer is not called again. The draft
+    # is always the top-ranked chosen expert's, so with the reducer appending it stays first.
     drafted = [c.expert for c in state.completions]
     chosen = [e for e in decision.chosen if e not in drafted]
     # Experts the router excluded (not allowed, over budget) score -inf and are never spares.

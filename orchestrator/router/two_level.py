@@ -225,7 +225,7 @@ class TwoLevelRouter:
             raise RoutingError(f"k must be at least 1, got {k}")
         cover = getattr(self, "cover_", CoverChoice())  # artifacts trained before the tuned cover
         s = self._signals(prompts, embeddings, cover_neighbours=cover.n_neighbors if self.selection == "cover" else 0)
-        n, m = len(prompts), len(self.experts_)
+        n = len(prompts)
         w = self.cost_weight if cost_weight is None else cost_weight
         if w == "cv":
             w = getattr(self, "cv_cost_weight_", 0.0)

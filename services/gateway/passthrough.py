@@ -18,15 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from orchestrator.config import ExpertConfig
 from services.gateway.catalog import Catalog
 from services.gateway.errors import GatewayHTTPError, error_body, json_error
+from services.gateway.sse import EventStream
 
 __all__ = ["Passthrough"]
-
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class Passthrough:
@@ -57,7 +56,7 @@ class Passthrough:
         streaming = False
         try:
             response = await self._relay(expert, route, payload, client_model, held)
-            streaming = isinstance(response, StreamingResponse)
+            streaming = isinstance(response, EventStream)
             return response
         finally:
             if not streaming:  # a stream releases its slot when the relay of its last chunk ends
@@ -81,7 +80,8 @@ class Passthrough:
             await upstream.aclose()
             return _upstream_error(expert, route, client_model, upstream.status_code, body)
         if upstream.headers.get("content-type", "").startswith("text/event-stream"):
-            return StreamingResponse(_relay_events(upstream, client_model, expert, held), media_type="text/event-stream", headers=_SSE_HEADERS)
+            held.push_async_callback(upstream.aclose)
+            return EventStream(_relay_events(upstream, client_model, expert), release=held.aclose)
         try:
             body = json.loads(await upstream.aread())
         except ValueError:
@@ -110,7 +110,7 @@ def _upstream_error(expert: ExpertConfig, route: str, client_model: str, status:
     return json_error(code, f"expert {expert.name!r}: {message}", param=param)
 
 
-async def _relay_events(upstream: httpx.Response, client_model: str, expert: ExpertConfig, held: contextlib.AsyncExitStack) -> AsyncIterator[str]:
+async def _relay_events(upstream: httpx.Response, client_model: str, expert: ExpertConfig) -> AsyncIterator[str]:
     try:
         async for line in upstream.aiter_lines():
             if not line.startswith("data:"):
@@ -128,6 +128,3 @@ async def _relay_events(upstream: httpx.Response, client_model: str, expert: Exp
     except httpx.HTTPError as exc:
         err = json.loads(error_body(502, f"expert {expert.name!r}: the stream broke off ({type(exc).__name__})"))
         yield f"data: {json.dumps(err)}\n\ndata: [DONE]\n\n"
-    finally:
-        await upstream.aclose()
-        await held.aclose()

@@ -17,16 +17,16 @@ from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from orchestrator.errors import InvalidRequest
 from orchestrator.pipeline import RequestOptions
 from orchestrator.protocol import random_id
+from services.gateway.sse import EventStream
 from services.gateway.wire import GatewayChatRequest
 
 __all__ = ["ResponsesRequest", "ResponsesStream", "chat_request", "response_object"]
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 
 
 class ResponsesRequest(BaseModel):
@@ -190,10 +190,10 @@ async def respond(body: ResponsesRequest, chat: Response) -> Response:
     """The Responses answer for a chat answer (JSON, or a stream turned into Responses events)."""
     if chat.status_code >= 400:
         return chat
-    if isinstance(chat, StreamingResponse):
+    if isinstance(chat, EventStream):
         stream = ResponsesStream(body)
         headers = {k: v for k, v in chat.headers.items() if k.startswith("x-orchestrator-")}
-        return StreamingResponse(stream.events(chat.body_iterator), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+        return chat.rewrap(stream.events(chat.body_iterator), headers)
     payload = from_chat(body, json.loads(bytes(chat.body)))
     headers = {k: v for k, v in chat.headers.items() if k.startswith("x-orchestrator-")}
     return Response(json.dumps(payload), media_type="application/json", headers=headers)

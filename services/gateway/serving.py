@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from orchestrator.errors import ExpertError, InvalidRequest
 from orchestrator.escalation.runtime import escalation_headers
@@ -33,6 +33,7 @@ from services.gateway.catalog import Target
 from services.gateway.errors import error_event
 from services.gateway.params import default_max_tokens, sampling_params, single_expert_reason
 from services.gateway.single_expert import check_category, route_single_expert
+from services.gateway.sse import EventStream
 from services.gateway.state import GatewayState
 from services.gateway.wire import (
     CHARS_PER_TOKEN,
@@ -50,7 +51,6 @@ from services.gateway.wire import (
 __all__ = ["ChatService"]
 
 log = logging.getLogger("orchestrator.gateway")
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _DONE = object()
 
 
@@ -151,7 +151,7 @@ class ChatService:
             yield "data: [DONE]\n\n"
 
         headers = orchestrator_headers(decision.category, list(decision.chosen), decision.aggregator, None)
-        return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+        return EventStream(events(), headers=headers, release=pump.aclose)
 
     def _check_experts(self, options: RequestOptions) -> None:
         if options.experts:
@@ -219,7 +219,7 @@ class ChatService:
             yield "data: [DONE]\n\n"
 
         headers = {**orchestrator_headers("direct", [expert], None, None), **routed}
-        return StreamingResponse(events(), media_type="text/event-stream", headers={**headers, **_SSE_HEADERS})
+        return EventStream(events(), headers=headers, release=pump.aclose)
 
     def _max_cost(self, expert: str, body: GatewayChatRequest, params: dict) -> float | None:
         """The call's worst-case cost: the estimated prompt plus every token ``max_tokens`` allows."""
