@@ -52,7 +52,7 @@ def train_router(
     categories_path: str | Path | None = None,
     seed: int = 0,
     profile_out: str | Path | None = None,
-    static_tier: bool = False,
+    static_tier: bool = True,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
