@@ -11,7 +11,9 @@ the embedding tiers side by side: the same router (fitted on train's MiniLM embe
 (distilled on train only), at the default dial and at cost weight 0, with the gap per file.
 
     .venv/bin/python bench/bench_routing_quality.py [--files routerbench3 ...] [--no-static] [--no-categories]
-    .venv/bin/python bench/bench_routing_quality.py --tiers-only --files routerbench3 zeroeval_reasoning routellm_gsm8k_pair mmlu_pro
+    .venv/bin/python bench/bench_routing_quality.py --tiers-only --files routerbench3 zeroeval_reasoning routellm_gsm8k_pair mmlu_pro [--data-dir DIR]
+
+``--files`` takes names under DIR/routing or paths to routing files.
 
 Embeddings are cached under ~/.cache/orchestrator/embeddings (the first run embeds ~20k texts: minutes).
 """
@@ -172,12 +174,12 @@ def run_file(path: Path, emb: Embedder, static: bool) -> TierRow | None:
     return tiers
 
 
-def run_categories(emb: Embedder) -> None:
+def run_categories(emb: Embedder, data_dir: Path = SHARED) -> None:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     from orchestrator.router.category import CategoryClassifier, normalised_entropy
 
-    cf = load_category_file(SHARED / "categories.jsonl")
+    cf = load_category_file(data_dir / "categories.jsonl")
     X = cached_embeddings(cf.texts, emb)
     tr = np.array([s == "train" for s in cf.splits])
     y = np.array(cf.categories, dtype=object)
@@ -202,19 +204,20 @@ def main() -> None:
     ap.add_argument("--no-static", action="store_true", help="skip the static-tier row")
     ap.add_argument("--no-categories", action="store_true", help="skip the category classifier")
     ap.add_argument("--tiers-only", action="store_true", help="only the minilm vs static tier table (one fit per file)")
+    ap.add_argument("--data-dir", type=Path, default=SHARED, help="the shared data folder (routing/ and categories.jsonl)")
     args = ap.parse_args()
-    if not SHARED.is_dir():
-        print(f"shared data absent at {SHARED}: nothing to benchmark")
+    if not args.data_dir.is_dir():
+        print(f"shared data absent at {args.data_dir}: nothing to benchmark")
         return
     emb = Embedder()
     tiers: list[TierRow] = []
     for name in args.files:
-        path = SHARED / "routing" / f"{name}.jsonl"
+        path = Path(name) if name.endswith(".jsonl") else args.data_dir / "routing" / f"{name}.jsonl"
         row = run_tiers(path, emb) if args.tiers_only else run_file(path, emb, static=not args.no_static)
         if row is not None:
             tiers.append(row)
     if not args.no_categories and not args.tiers_only:
-        run_categories(emb)
+        run_categories(emb, args.data_dir)
     if tiers:
         print_tiers(tiers)
 
