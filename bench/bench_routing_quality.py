@@ -38,7 +38,7 @@ from orchestrator.embeddings import Embedder  # noqa: E402
 from orchestrator.router import TwoLevelRouter  # noqa: E402
 from orchestrator.router.baselines import BestSingleRouter, KNNRouter, RandomRouter, ScoreRegressionRouter  # noqa: E402
 from orchestrator.router.text import query_views  # noqa: E402
-from router_training.embedding_cache import cached_embeddings  # noqa: E402
+from router_training.embedding_cache import cache_path, cached_embeddings  # noqa: E402
 
 
 def evaluate(router, test, X, truth, cost, **kw) -> tuple[float, float | None]:
@@ -105,10 +105,15 @@ def print_tiers(rows: list[TierRow], bar: float = 0.005) -> None:
 
 
 def split_file(path: Path, emb: Embedder):
+    """The file, its train and test splits, and their MiniLM embeddings: from the whole file's
+    cache entry when there is one, else one entry per split (how mmlu_pro's were cached)."""
     ds = load_dataset(path)
-    X = cached_embeddings(ds.prompts, emb)
     tr = np.array([s == "train" for s in ds.splits])
-    return ds, ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr)), X[tr], X[~tr]
+    train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
+    if cache_path(ds.prompts, emb).is_file():
+        X = cached_embeddings(ds.prompts, emb)
+        return ds, train, test, X[tr], X[~tr]
+    return ds, train, test, cached_embeddings(train.prompts, emb), cached_embeddings(test.prompts, emb)
 
 
 def run_tiers(path: Path, emb: Embedder) -> TierRow:
