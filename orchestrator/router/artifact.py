@@ -125,7 +125,11 @@ def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = DEFA
     if embedder is None:
         from orchestrator.embeddings import SERVING_THREADS, Embedder
 
-        embedder = Embedder(threads=SERVING_THREADS)  # a loaded router serves queries: see Embedder.threads
+        # A loaded router serves queries (the gateway, `route`): torch held to one thread, since
+        # one query's small products lose more to waking threads than they gain and the gateway
+        # batches concurrent queries instead (Embedder.threads; docs/benchmarks.md "Which
+        # embedding tier ships" has the numbers).
+        embedder = Embedder(threads=SERVING_THREADS)
     base = _base_embedder(embedder)
     if manifest.get("embedding_model") != base.name or manifest.get("embedder_fingerprint") != base.fingerprint:
         raise ArtifactError(
