@@ -67,7 +67,7 @@ def demo_prompts(split: str = "test") -> list[str]:
 
 @contextlib.contextmanager
 def demo_stack(*, time_scale: float = 0.0, faults: dict[str, dict] | None = None, gateway: dict | None = None,
-               expert_overrides: dict | None = None, router_tier: str = "minilm") -> Iterator[tuple[GatewayProcess, dict]]:  # fmt: skip
+               expert_overrides: dict | None = None, router_tier: str | None = None) -> Iterator[tuple[GatewayProcess, dict]]:  # fmt: skip
     """Simulators for every expert in experts.yaml + a trained router + ``orchestrator serve``."""
     base = yaml.safe_load((REPO / "experts.yaml").read_text())
     faults = faults or {}
@@ -158,7 +158,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--time-scale", type=float, default=0.0, help="simulator delays (0 = instant experts: measures our overhead)")
-    ap.add_argument("--router-tier", choices=("minilm", "static"), default="minilm", help="router embedding tier")
+    ap.add_argument("--router-tier", choices=("static", "minilm"), default="static", help="router embedding tier (static: the default)")
     args = ap.parse_args()
     prompts = demo_prompts("test")
     with demo_stack(time_scale=args.time_scale, router_tier=args.router_tier) as (gw, _):

@@ -7,7 +7,7 @@ Tiers, side by side in one run:
 
 Every single query is a distinct prompt, so the embedder's LRU cache never answers.
 
-    .venv/bin/python bench/bench_routing_latency.py [--file routerbench3] [--n 300] [--batch 512]
+    .venv/bin/python bench/bench_routing_latency.py [--file routerbench3] [--n 300] [--batch 512] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def main() -> None:
     ap.add_argument("--file", default="routerbench3")
     ap.add_argument("--n", type=int, default=300, help="single queries per tier")
     ap.add_argument("--batch", type=int, default=512)
+    ap.add_argument("--data-dir", type=Path, default=SHARED, help="the shared data folder")
     args = ap.parse_args()
-    ds = load_dataset(SHARED / "routing" / f"{args.file}.jsonl")
+    ds = load_dataset(args.data_dir / "routing" / f"{args.file}.jsonl")
     emb = Embedder()
     X = cached_embeddings(ds.prompts, emb)
     tr = np.array([s == "train" for s in ds.splits])

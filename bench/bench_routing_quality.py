@@ -5,9 +5,15 @@ cheapest cost weight that gives up no cross-validated accuracy on *train* only,
 ``cost_weight="cv"``), its CoE-only and recruiter-only
 modes, the static embedding tier, and the baselines (best single, oracle, random, kNN k=20,
 per-expert logistic regression) — accuracy and mean cost per query; then k=3 coverage against
-the best fixed trio (chosen on train). Last, the category classifier on categories.jsonl.
+the best fixed trio (chosen on train). Last, the category classifier on categories.jsonl, and
+the embedding tiers side by side: the same router (fitted on train's MiniLM embeddings, as
+``orchestrator train`` does) answering test queries embedded by MiniLM and by the static tier
+(distilled on train only), at the default dial and at cost weight 0, with the gap per file.
 
     .venv/bin/python bench/bench_routing_quality.py [--files routerbench3 ...] [--no-static] [--no-categories]
+    .venv/bin/python bench/bench_routing_quality.py --tiers-only --files routerbench3 zeroeval_reasoning routellm_gsm8k_pair mmlu_pro [--data-dir DIR]
+
+``--files`` takes names under DIR/routing or paths to routing files.
 
 Embeddings are cached under ~/.cache/orchestrator/embeddings (the first run embeds ~20k texts: minutes).
 """
@@ -18,6 +24,7 @@ import argparse
 import itertools
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +38,7 @@ from orchestrator.embeddings import Embedder  # noqa: E402
 from orchestrator.router import TwoLevelRouter  # noqa: E402
 from orchestrator.router.baselines import BestSingleRouter, KNNRouter, RandomRouter, ScoreRegressionRouter  # noqa: E402
 from orchestrator.router.text import query_views  # noqa: E402
-from router_training.embedding_cache import cached_embeddings  # noqa: E402
+from router_training.embedding_cache import cache_path, cached_embeddings  # noqa: E402
 
 
 def evaluate(router, test, X, truth, cost, **kw) -> tuple[float, float | None]:
@@ -61,18 +68,71 @@ def fmt_cost(c: float | None, unit: str | None) -> str:
     return f"{c * 1000:.3f}" if unit == "usd" else f"{c:.1f}"
 
 
-def run_file(path: Path, emb: Embedder, static: bool) -> None:
+@dataclass
+class TierRow:
+    """One file's tier comparison: accuracy (and cost) per tier at the default dial and at weight 0."""
+
+    file: str
+    minilm: tuple[float, float | None]
+    static: tuple[float, float | None]
+    minilm_w0: float
+    static_w0: float
+
+
+def static_test_embeddings(emb: Embedder, train, Xtr: np.ndarray, test) -> np.ndarray:
+    """The static tier distilled on train only (as ``orchestrator train`` does), embedding test."""
+    from orchestrator.router.static_tier import StaticEmbedder
+    from router_training.static_distill import distil_static_tier
+
+    return StaticEmbedder(distil_static_tier(emb, train.prompts, Xtr), base=emb).encode(query_views(test.prompts))
+
+
+def tier_row(name: str, router, test, Xte, Xs, truth, cost) -> TierRow:
+    return TierRow(name, evaluate(router, test, Xte, truth, cost), evaluate(router, test, Xs, truth, cost),
+                   evaluate(router, test, Xte, truth, cost, cost_weight=0.0)[0], evaluate(router, test, Xs, truth, cost, cost_weight=0.0)[0])
+
+
+def print_tiers(rows: list[TierRow], bar: float = 0.005) -> None:
+    print(f"\n## embedding tiers, same router (test split; default dial = cost_weight 'cv'; bar: within {bar} of the best tier)")
+    print("| file | minilm acc | static acc | static - minilm | minilm acc (w=0) | static acc (w=0) | gap (w=0) | static cost / minilm |\n|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = "-" if r.minilm[1] is None or not r.minilm[1] else f"{r.static[1] / r.minilm[1]:.2f}x"
+        print(f"| {r.file} | {r.minilm[0]:.3f} | {r.static[0]:.3f} | {r.static[0] - r.minilm[0]:+.3f} | {r.minilm_w0:.3f} | {r.static_w0:.3f} | {r.static_w0 - r.minilm_w0:+.3f} | {ratio} |")
+    for tier in ("minilm", "static"):
+        worst = max(max(r.minilm[0], r.static[0]) - getattr(r, tier)[0] for r in rows)
+        print(f"{tier}: mean accuracy {np.mean([getattr(r, tier)[0] for r in rows]):.4f}; worst shortfall vs the best tier {worst:.4f} "
+              f"-> {'meets' if worst <= bar else 'misses'} the {bar} bar")
+
+
+def split_file(path: Path, emb: Embedder):
+    """The file, its train and test splits, and their MiniLM embeddings: from the whole file's
+    cache entry when there is one, else one entry per split (how mmlu_pro's were cached)."""
     ds = load_dataset(path)
-    X = cached_embeddings(ds.prompts, emb)
     tr = np.array([s == "train" for s in ds.splits])
     train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
-    Xtr, Xte = X[tr], X[~tr]
+    if cache_path(ds.prompts, emb).is_file():
+        X = cached_embeddings(ds.prompts, emb)
+        return ds, train, test, X[tr], X[~tr]
+    return ds, train, test, cached_embeddings(train.prompts, emb), cached_embeddings(test.prompts, emb)
+
+
+def run_tiers(path: Path, emb: Embedder) -> TierRow:
+    """Only the tier comparison (fits the router once; no baselines)."""
+    _, train, test, Xtr, Xte = split_file(path, emb)
+    router = TwoLevelRouter(embedder=emb).fit(train, embeddings=Xtr)
+    cost, _ = test.cost_matrix()
+    return tier_row(path.stem, router, test, Xte, static_test_embeddings(emb, train, Xtr, test), np.nan_to_num(test.scores), cost)
+
+
+def run_file(path: Path, emb: Embedder, static: bool) -> TierRow | None:
+    ds, train, test, Xtr, Xte = split_file(path, emb)
     truth = np.nan_to_num(test.scores)
     train_truth = np.nan_to_num(train.scores)
     cost, unit = test.cost_matrix()
     t0 = time.perf_counter()
     router = TwoLevelRouter(embedder=emb).fit(train, embeddings=Xtr)
     fit_s = time.perf_counter() - t0
+    tiers = None
     w_cv = router.cv_cost_weight_
     rows: list[tuple[str, float, float | None]] = []
     rows.append(("two-level router (cost weight 0)", *evaluate(router, test, Xte, truth, cost)))
@@ -81,12 +141,9 @@ def run_file(path: Path, emb: Embedder, static: bool) -> None:
     rows.append(("  CoE only (category -> expert)", *evaluate(router, test, Xte, truth, cost, mode="category")))
     rows.append(("  Symbolic-MoE recruiter only", *evaluate(router, test, Xte, truth, cost, mode="recruiter")))
     if static:
-        from orchestrator.router.static_tier import StaticEmbedder
-        from router_training.static_distill import distil_static_tier
-
-        table = distil_static_tier(emb, train.prompts, Xtr)
-        Xs = StaticEmbedder(table, base=emb).encode(query_views(test.prompts))
+        Xs = static_test_embeddings(emb, train, Xtr, test)
         rows.append(("  same router, static embedding tier", *evaluate(router, test, Xs, truth, cost)))
+        tiers = tier_row(path.stem, router, test, Xte, Xs, truth, cost)
     rows.append(("best single (picked on train)", *evaluate(BestSingleRouter().fit(train), test, Xte, truth, cost)))
     rows.append(("kNN k=20", *evaluate(KNNRouter(20).fit(train, embeddings=Xtr), test, Xte, truth, cost)))
     rows.append(("per-expert logistic regression", *evaluate(ScoreRegressionRouter().fit(train, embeddings=Xtr), test, Xte, truth, cost)))
@@ -119,14 +176,15 @@ def run_file(path: Path, emb: Embedder, static: bool) -> None:
         dyn = router.route(test.prompts, embeddings=Xte)
         print(f"dynamic k (top_p={router.top_p}): mean k {np.mean([d.k for d in dyn]):.2f}, coverage "
               f"{np.mean([max(truth[i, test.experts.index(e)] for e in d.chosen) for i, d in enumerate(dyn)]):.3f}")
+    return tiers
 
 
-def run_categories(emb: Embedder) -> None:
+def run_categories(emb: Embedder, data_dir: Path = SHARED) -> None:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
     from orchestrator.router.category import CategoryClassifier, normalised_entropy
 
-    cf = load_category_file(SHARED / "categories.jsonl")
+    cf = load_category_file(data_dir / "categories.jsonl")
     X = cached_embeddings(cf.texts, emb)
     tr = np.array([s == "train" for s in cf.splits])
     y = np.array(cf.categories, dtype=object)
@@ -150,15 +208,23 @@ def main() -> None:
     ap.add_argument("--files", nargs="*", default=["routerbench3", "zeroeval_reasoning", "routellm_gsm8k_pair"])
     ap.add_argument("--no-static", action="store_true", help="skip the static-tier row")
     ap.add_argument("--no-categories", action="store_true", help="skip the category classifier")
+    ap.add_argument("--tiers-only", action="store_true", help="only the minilm vs static tier table (one fit per file)")
+    ap.add_argument("--data-dir", type=Path, default=SHARED, help="the shared data folder (routing/ and categories.jsonl)")
     args = ap.parse_args()
-    if not SHARED.is_dir():
-        print(f"shared data absent at {SHARED}: nothing to benchmark")
+    if not args.data_dir.is_dir():
+        print(f"shared data absent at {args.data_dir}: nothing to benchmark")
         return
     emb = Embedder()
+    tiers: list[TierRow] = []
     for name in args.files:
-        run_file(SHARED / "routing" / f"{name}.jsonl", emb, static=not args.no_static)
-    if not args.no_categories:
-        run_categories(emb)
+        path = Path(name) if name.endswith(".jsonl") else args.data_dir / "routing" / f"{name}.jsonl"
+        row = run_tiers(path, emb) if args.tiers_only else run_file(path, emb, static=not args.no_static)
+        if row is not None:
+            tiers.append(row)
+    if not args.no_categories and not args.tiers_only:
+        run_categories(emb, args.data_dir)
+    if tiers:
+        print_tiers(tiers)
 
 
 if __name__ == "__main__":

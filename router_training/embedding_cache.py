@@ -19,7 +19,7 @@ import numpy as np
 
 from orchestrator.router.text import VIEW_VERSION, query_views
 
-__all__ = ["DEFAULT_CACHE_DIR", "cached_embeddings", "default_cache_dir"]
+__all__ = ["DEFAULT_CACHE_DIR", "cache_path", "cached_embeddings", "default_cache_dir"]
 
 
 def default_cache_dir() -> Path:
@@ -42,6 +42,11 @@ def _key(texts: list[str], model_id: str) -> str:
     return h.hexdigest()[:24]
 
 
+def cache_path(prompts: list[str], embedder, cache_dir: str | Path = DEFAULT_CACHE_DIR) -> Path:
+    """Where the router embeddings of exactly ``prompts`` (in this order) are cached."""
+    return Path(cache_dir) / f"{_key(query_views(prompts), embedder.fingerprint)}.npy"
+
+
 def cached_embeddings(
     prompts: list[str], embedder, *, cache_dir: str | Path | None = DEFAULT_CACHE_DIR, show_progress: bool = False
 ) -> np.ndarray:
@@ -53,7 +58,7 @@ def cached_embeddings(
     views = query_views(prompts)
     if cache_dir is None:
         return embedder.encode(views, show_progress=show_progress)
-    path = Path(cache_dir) / f"{_key(views, embedder.fingerprint)}.npy"
+    path = cache_path(prompts, embedder, cache_dir)
     if path.is_file():
         arr = np.load(path)
         if arr.shape[0] == len(prompts):

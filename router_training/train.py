@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from orchestrator.data import load_category_file, load_dataset
@@ -52,7 +53,7 @@ def train_router(
     categories_path: str | Path | None = None,
     seed: int = 0,
     profile_out: str | Path | None = None,
-    static_tier: bool = False,
+    static_tier: bool = True,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     progress: Callable[[str], None] | None = None,
@@ -84,7 +85,10 @@ def train_router(
         from router_training.static_distill import distil_static_tier
 
         say("distilling the static embedding tier")
-        router.static_tier_ = distil_static_tier(router.embedder, ds.prompts, X, progress=say, cache_dir=cache)
+        # The tier's map into MiniLM's space is a 384x384 ridge fit: every train-split text
+        # with a MiniLM embedding at hand helps it, the category-labelled queries included.
+        texts, targets = (ds.prompts, X) if cats is None else ([*ds.prompts, *cats.texts], np.vstack([X, cat_X]))
+        router.static_tier_ = distil_static_tier(router.embedder, texts, targets, progress=say, cache_dir=cache)
     router.save(out)
     if profile_out is not None:
         Path(profile_out).write_text(profile_yaml(router), encoding="utf-8")

@@ -33,7 +33,7 @@ def route(
     k: int | None = typer.Option(None, "--k", min=1, help="call exactly k experts (default: dynamic k)"),
     cost_weight: float | None = typer.Option(None, "--cost-weight", min=0.0, help="quality/cost dial"),
     mode: str = typer.Option("two_level", "--mode", help="two_level, category or recruiter"),
-    tier: str = typer.Option("minilm", "--tier", help="embedding tier: minilm or static"),
+    tier: str = typer.Option("static", "--tier", help="embedding tier: static (default; MiniLM if the artifact lacks it) or minilm"),
 ) -> None:
     """Route one query and print the decision: category, skills, ranked experts, k, aggregator."""
     from orchestrator.router.dials import load_configured

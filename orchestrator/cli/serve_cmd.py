@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 def serve(
     config: Annotated[Path, typer.Option("--config", "-c", help="experts.yaml")] = Path("experts.yaml"),
     artifacts: Annotated[Path | None, typer.Option(help="router artifact folder (default: router.artifacts in the config)")] = None,
-    router_tier: Annotated[str, typer.Option(help="router embedding tier: minilm, or static (distilled, sub-millisecond)")] = "minilm",
+    router_tier: Annotated[str, typer.Option(help="router embedding tier: static (distilled, sub-millisecond; MiniLM with a warning if the artifact lacks it), or minilm")] = "static",
     host: Annotated[str | None, typer.Option(help="default: gateway.host in the config")] = None,
     port: Annotated[int | None, typer.Option(help="default: gateway.port in the config")] = None,
     fd: Annotated[int | None, typer.Option(hidden=True, help="serve on an inherited listening socket")] = None,

@@ -17,7 +17,7 @@ def train(
     categories: Path | None = typer.Option(None, "--categories", help="categories.jsonl-style file for the category head"),
     seed: int = typer.Option(0, "--seed", help="seed of folds, clustering and sampling"),
     profile_out: Path | None = typer.Option(None, "--profile-out", help="write a YAML profile section for experts.yaml"),
-    static_tier: bool = typer.Option(False, "--static-tier", help="also distil the fast static embedding tier (minutes)"),
+    static_tier: bool = typer.Option(True, "--static-tier/--no-static-tier", help="distil the static embedding tier `serve` routes on by default (seconds once MiniLM's per-token pass is cached)"),
     cache_dir: Path | None = typer.Option(None, "--cache-dir", help="embedding cache folder (default: $ORCHESTRATOR_CACHE_DIR/embeddings or ~/.cache/orchestrator/embeddings)"),
     embedding_cache: bool = typer.Option(True, "--embedding-cache/--no-embedding-cache", help="cache prompt embeddings on disk"),
 ) -> None:

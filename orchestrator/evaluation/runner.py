@@ -299,6 +299,8 @@ def run_evaluation(opts: EvalOptions, *, progress: Progress | None = None, embed
     report.dataset, report.split, report.n_train, report.k = str(opts.data), opts.split, len(train), opts.k
     report.best_single_expert = best
     report.router = {"source": str(opts.artifacts) if opts.artifacts else f"fitted on the train split ({len(train)} rows)"}
+    if loaded is not None:  # an artifact replays on the tier the gateway serves it on (static by default)
+        report.router["embedding_tier"] = getattr(loaded, "embedding_tier", "minilm")
     report.notes = notes + _notes(report, view, costs, opts, routers["router"])
     report.timings_s = clock.total()
     return EvalResult(report, scored, test)

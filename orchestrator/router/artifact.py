@@ -9,18 +9,27 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 from orchestrator.errors import ArtifactError
 
-__all__ = ["FORMAT_VERSION", "MANIFEST", "load_router", "read_manifest", "save_router"]
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_TIER", "FORMAT_VERSION", "MANIFEST", "TIERS", "load_router", "read_manifest", "resolve_tier", "save_router"]
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ROUTER_FILE = "router.joblib"
 STATIC_FILE = "static_tier.joblib"
+TIERS = ("static", "minilm")
+# The shipped default: the static tier keeps 0.58x of pass-through's requests/s at 16 clients
+# where MiniLM keeps 0.35x (bench_gateway_overhead), and routes within 0.005 of MiniLM's accuracy
+# on three shared files but 0.009 below it on mmlu_pro (bench_routing_quality --tiers-only):
+# neither tier meets both bars, static misses by less. Numbers in docs/benchmarks.md.
+DEFAULT_TIER = "static"
 
 
 def _sha256(path: Path) -> str:
@@ -90,16 +99,38 @@ def read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = "minilm") -> Any:
+def resolve_tier(path: Path, tier: str) -> tuple[str, str | None]:
+    """The tier a load will use, and a warning when it cannot be the one asked for.
+
+    An artifact trained with ``--no-static-tier`` (or before the static tier was the default)
+    still serves: on MiniLM, with a warning that says how to get the fast tier back."""
+    if tier not in TIERS:
+        raise ArtifactError(f"unknown embedding tier {tier!r}: use 'static' or 'minilm'")
+    if tier == "static" and not (path / STATIC_FILE).is_file():
+        return "minilm", (f"{path} has no static embedding tier ({STATIC_FILE}): routing on MiniLM instead, "
+                          "~30x slower per query; retrain with `orchestrator train` (it distils the static tier by default)")
+    return tier, None
+
+
+def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = DEFAULT_TIER) -> Any:
+    """Load an artifact folder on embedding ``tier``; the tier actually used (after a fallback,
+    see :func:`resolve_tier`) is ``router.embedding_tier`` and its warning ``router.tier_warning``."""
     import joblib
 
     from orchestrator.router.text import VIEW_VERSION
 
     manifest = read_manifest(path)
+    tier, tier_warning = resolve_tier(path, tier)
+    if tier_warning:
+        log.warning(tier_warning)
     if embedder is None:
         from orchestrator.embeddings import SERVING_THREADS, Embedder
 
-        embedder = Embedder(threads=SERVING_THREADS)  # a loaded router serves queries: see Embedder.threads
+        # A loaded router serves queries (the gateway, `route`): torch held to one thread, since
+        # one query's small products lose more to waking threads than they gain and the gateway
+        # batches concurrent queries instead (Embedder.threads; docs/benchmarks.md "Which
+        # embedding tier ships" has the numbers).
+        embedder = Embedder(threads=SERVING_THREADS)
     base = _base_embedder(embedder)
     if manifest.get("embedding_model") != base.name or manifest.get("embedder_fingerprint") != base.fingerprint:
         raise ArtifactError(
@@ -120,11 +151,9 @@ def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = "min
 
     router._rng = np.random.default_rng(router.random_state)
     if tier == "static":
-        if not (path / STATIC_FILE).is_file():
-            raise ArtifactError(f"{path} has no static embedding tier; train with `orchestrator train --static-tier`")
         from orchestrator.router.static_tier import StaticEmbedder
 
         router.embedder = StaticEmbedder(joblib.load(path / STATIC_FILE), base=base)
-    elif tier != "minilm":
-        raise ArtifactError(f"unknown embedding tier {tier!r}: use 'minilm' or 'static'")
+    # Plain attributes (no trailing "_"), so a re-saved router never persists how it was loaded.
+    router.embedding_tier, router.tier_warning = tier, tier_warning
     return router

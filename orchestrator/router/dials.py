@@ -57,9 +57,11 @@ def apply_dials(router: Any, settings: RouterSettings) -> list[str]:
     return warnings
 
 
-def load_configured(path: str | Path, settings: RouterSettings | None, *, tier: str = "minilm", embedder: Any = None) -> tuple[Any, list[str]]:
-    """Load a router artifact and apply experts.yaml's dials to it: ``(router, warnings)``."""
+def load_configured(path: str | Path, settings: RouterSettings | None, *, tier: str | None = None, embedder: Any = None) -> tuple[Any, list[str]]:
+    """Load a router artifact (on ``tier``, default the static tier) and apply experts.yaml's
+    dials to it: ``(router, warnings)``; a tier fallback is the first warning."""
     from orchestrator.router.two_level import TwoLevelRouter
 
     router = TwoLevelRouter.load(path, embedder=embedder, tier=tier)
-    return router, (apply_dials(router, settings) if settings is not None else [])
+    warnings = [router.tier_warning] if router.tier_warning else []
+    return router, warnings + (apply_dials(router, settings) if settings is not None else [])

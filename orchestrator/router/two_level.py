@@ -337,7 +337,8 @@ class TwoLevelRouter:
         save_router(self, Path(path))
 
     @classmethod
-    def load(cls, path: str | Path, embedder: Any = None, *, tier: str = "minilm") -> TwoLevelRouter:
-        from orchestrator.router.artifact import load_router
+    def load(cls, path: str | Path, embedder: Any = None, *, tier: str | None = None) -> TwoLevelRouter:
+        """``tier``: ``"static"`` (default; MiniLM with a warning when the artifact lacks it) or ``"minilm"``."""
+        from orchestrator.router.artifact import DEFAULT_TIER, load_router
 
-        return load_router(cls, Path(path), embedder=embedder, tier=tier)
+        return load_router(cls, Path(path), embedder=embedder, tier=tier or DEFAULT_TIER)

@@ -20,6 +20,7 @@ from fastapi import FastAPI
 
 import orchestrator
 from orchestrator.config import Config
+from orchestrator.router.artifact import DEFAULT_TIER
 from services.gateway.auth import ApiKeys, load_api_keys
 from services.gateway.deps import docs_auth
 from services.gateway.errors import install_error_handlers
@@ -42,7 +43,7 @@ def create_app(
     client: Any | None = None,
     scheduler: Any | None = None,
     artifacts: str | os.PathLike[str] | None = None,
-    router_tier: str = "minilm",
+    router_tier: str = DEFAULT_TIER,
     api_keys: ApiKeys | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> FastAPI:

@@ -35,7 +35,7 @@ class GatewayProcess(ServerProcess):
         config: str | os.PathLike[str],
         *,
         artifacts: str | os.PathLike[str] | None = None,
-        router_tier: str = "minilm",
+        router_tier: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         ready_path: str = "/ready",
@@ -53,7 +53,8 @@ class GatewayProcess(ServerProcess):
         cmd = [sys.executable, "-m", "orchestrator", "serve", "--config", str(self.config), "--log-level", self.log_level]
         if self.artifacts is not None:
             cmd += ["--artifacts", str(self.artifacts)]
-        return [*cmd, "--router-tier", self.router_tier]
+        # None: serve's own default tier (orchestrator.router.artifact.DEFAULT_TIER).
+        return cmd if self.router_tier is None else [*cmd, "--router-tier", self.router_tier]
 
     def start(self) -> GatewayProcess:
         super().start()

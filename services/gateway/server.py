@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from orchestrator.config import Config
+from orchestrator.router.artifact import DEFAULT_TIER
 from services.gateway.middleware import RequestIdFilter
 
 __all__ = ["ThreadedServer", "configure_logging", "serve"]
@@ -38,7 +39,7 @@ def _uvicorn_config(app: Any, **kwargs: Any) -> Any:
 
 def serve(
     config: Config, *, host: str | None = None, port: int | None = None, fd: int | None = None,
-    artifacts: str | None = None, router_tier: str = "minilm", log_level: str = "info",
+    artifacts: str | None = None, router_tier: str = DEFAULT_TIER, log_level: str = "info",
 ) -> None:  # fmt: skip
     """Build the app from ``config`` and serve it until interrupted."""
     import uvicorn

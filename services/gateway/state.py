@@ -22,6 +22,7 @@ from orchestrator.config import Config, load_config
 from orchestrator.errors import ArtifactError, ConfigError, ExpertUnavailable
 from orchestrator.experts.client import ExpertClient
 from orchestrator.pipeline import Pipeline
+from orchestrator.router.artifact import DEFAULT_TIER
 from orchestrator.router.protocol import Router
 from orchestrator.scheduling.scheduler import Scheduler
 from services.gateway.auth import ApiKeys, load_api_keys
@@ -57,8 +58,9 @@ class GatewayState:
     metrics: GatewayMetrics
     limiter: Any | None = None  # RateLimiter, or RedisRateLimiter shared by replicas
     artifacts: Path | None = None
-    router_tier: str = "minilm"
-    """Embedding tier of a router loaded from artifacts: ``minilm`` or ``static`` (the distilled fast tier)."""
+    router_tier: str = DEFAULT_TIER
+    """Embedding tier of a router loaded from artifacts: ``static`` (the distilled fast tier; MiniLM
+    with a warning when the artifact lacks it) or ``minilm``."""
     router: Router | None = None
     client: ExpertClient | None = None
     scheduler: Scheduler | None = None
@@ -144,7 +146,8 @@ class GatewayState:
             return
         self.router, self.router_warnings, self.router_error, self._loaded_from = router, warnings, None, Path(path)
         for warning in warnings:
-            log.warning("experts.yaml: %s", warning)
+            if warning != router.tier_warning:  # the artifact loader logged that one itself
+                log.warning("experts.yaml: %s", warning)
 
     # ------------------------------------------------------------------ reload
 
@@ -268,7 +271,8 @@ def _apply_dials(router: Any, config: Config) -> list[str]:
     warnings = apply_dials(router, config.router)
     for warning in warnings:
         log.warning("experts.yaml: %s", warning)
-    return warnings
+    tier = getattr(router, "tier_warning", None)  # a tier fallback outlives dial changes
+    return ([tier] if tier else []) + warnings
 
 
 async def _retire(scheduler: Scheduler) -> None:

@@ -79,6 +79,7 @@ def test_prod_chart_has_the_pieces_a_platform_team_expects(sixteen_config):
     container = gateway["spec"]["template"]["spec"]["containers"][0]
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert container["args"][container["args"].index("--router-tier") + 1] == "static"  # the shipped default tier
     env = {e["name"]: e for e in container["env"]}
     assert env["ORCHESTRATOR_API_KEYS"]["valueFrom"]["secretKeyRef"]["name"] == "orchestrator-api-keys"
     assert env["ORCHESTRATOR_REDIS_URL"]["value"] == "redis://eo-redis:6379/0"

@@ -54,6 +54,9 @@ def test_saved_artifacts_replay_exactly_like_the_freshly_fitted_router(synthetic
     for name in ("router", "category", "recruiter"):
         assert loaded.policies[name].model_dump() == fresh.policies[name].model_dump(), name
     assert loaded.router["source"] == str(tmp_path / "router")
+    # Trained without the static tier: replayed on MiniLM's stand-in, and the report says why.
+    assert loaded.router["embedding_tier"] == "minilm"
+    assert any("no static embedding tier" in note for note in loaded.notes)
 
 
 def _views(prompts: list[str]) -> list[str]:

@@ -116,7 +116,7 @@ def test_loading_an_artifact_applies_the_configured_dials(tmp_path: Path, fitted
     fitted.save(tmp_path / "router")
     path = tmp_path / "experts.yaml"
     path.write_text(_yaml("  k_min: 2\n  k_max: 2\n  top_p: 0.9\n  selection: cover\n"))
-    router, warnings = load_configured(tmp_path / "router", load_config(path).router, embedder=fitted.embedder)
+    router, warnings = load_configured(tmp_path / "router", load_config(path).router, tier="minilm", embedder=fitted.embedder)
     assert warnings == []
     assert (router.k_min, router.k_max, router.top_p, router.selection) == (2, 2, 0.9, "cover")
     assert router.route([PROMPT])[0].k == 2

@@ -121,7 +121,7 @@ def test_profile_output_feeds_data_inspect_train_and_eval(sim_factory, tmp_path:
     r = runner.invoke(app, ["data", "inspect", str(out)])
     assert r.exit_code == 0, r.output
     assert A in r.output and B in r.output
-    r = runner.invoke(app, ["train", "--data", str(out), "--config", str(cfg_path), "--out", str(tmp_path / "router")])
+    r = runner.invoke(app, ["train", "--data", str(out), "--config", str(cfg_path), "--out", str(tmp_path / "router"), "--no-static-tier"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["eval", "--data", str(out), "--out", str(tmp_path / "report"), "--json"])
     assert r.exit_code == 0, r.output

@@ -68,11 +68,53 @@ def test_static_tier_round_trips_and_routes(tmp_path, fitted, embedder, dataset)
         fitted.save(tmp_path / "r")
     finally:
         del fitted.static_tier_
-    loaded = TwoLevelRouter.load(tmp_path / "r", embedder=embedder, tier="static")
+    loaded = TwoLevelRouter.load(tmp_path / "r", embedder=embedder)  # static is the default tier
     assert isinstance(loaded.embedder, StaticEmbedder) and loaded.embedder.base.fingerprint == embedder.fingerprint
+    assert loaded.embedding_tier == "static" and loaded.tier_warning is None
     assert len(loaded.route(dataset.split("test").prompts[:4])) == 4
 
 
-def test_static_tier_missing_is_a_clear_error(saved, embedder):
-    with pytest.raises(ArtifactError, match="no static embedding tier"):
-        TwoLevelRouter.load(saved, embedder=embedder, tier="static")
+def test_the_shipped_default_tier_is_static_everywhere_it_is_chosen():
+    """One default, as docs/benchmarks.md and the README say: train distils the static tier,
+    and serve, the gateway, its launcher and `route` load it unless told otherwise."""
+    import inspect
+
+    from orchestrator.cli.route_cmd import route
+    from orchestrator.cli.serve_cmd import serve
+    from orchestrator.cli.train_cmd import train
+    from orchestrator.router.artifact import DEFAULT_TIER
+    from router_training.train import train_router
+    from services.gateway.app import create_app
+    from services.gateway.launcher import GatewayProcess
+    from services.gateway.state import GatewayState
+
+    def default(fn, name):
+        value = inspect.signature(fn).parameters[name].default
+        return getattr(value, "default", value)  # typer.Option(...) carries its default
+
+    assert DEFAULT_TIER == "static"
+    assert default(serve, "router_tier") == default(route, "tier") == DEFAULT_TIER
+    assert default(create_app, "router_tier") == GatewayState.router_tier == DEFAULT_TIER
+    assert "--router-tier" not in GatewayProcess("experts.yaml")._command()  # serve's own default applies
+    assert default(train, "static_tier") is True and default(train_router, "static_tier") is True
+
+
+def test_an_artifact_without_the_static_tier_serves_on_minilm_with_a_warning(saved, embedder, dataset, caplog):
+    with caplog.at_level("WARNING", logger="orchestrator.router.artifact"):
+        loaded = TwoLevelRouter.load(saved, embedder=embedder)  # the default tier: static
+    assert loaded.embedding_tier == "minilm" and loaded.embedder is embedder
+    assert "no static embedding tier" in loaded.tier_warning and "orchestrator train" in loaded.tier_warning
+    assert loaded.tier_warning in caplog.text
+    assert len(loaded.route(dataset.split("test").prompts[:3])) == 3
+
+    from orchestrator.router.dials import load_configured
+
+    _, warnings = load_configured(saved, None, embedder=embedder)
+    assert warnings == [loaded.tier_warning]
+    explicit = TwoLevelRouter.load(saved, embedder=embedder, tier="minilm")
+    assert explicit.embedding_tier == "minilm" and explicit.tier_warning is None
+
+
+def test_an_unknown_tier_is_a_clear_error(saved, embedder):
+    with pytest.raises(ArtifactError, match="unknown embedding tier 'large'"):
+        TwoLevelRouter.load(saved, embedder=embedder, tier="large")
