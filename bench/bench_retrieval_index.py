@@ -3,7 +3,7 @@
     flock /tmp/bench.lock .venv/bin/python bench/bench_retrieval_index.py [--n 100000] [--queries 500]
 
 Corpus: every distinct text in the shared data (HotpotQA/2Wiki passages, the routing files' prompts,
-the category texts) cut by the ingest chunker (``chunk_text``, 300 characters, 60 overlap: ~110k
+the category texts) cut by the ingest chunker (``chunk_text``, 256 characters, 64 overlap: 102k distinct
 real chunks), shuffled, the first ``--n`` kept. Queries: questions of the retrieval file (not in the
 corpus). Vectors: embedding 100k chunks with full MiniLM on two shared cores would take most of an
 hour, so MiniLM embeds ``--minilm`` chunks (its throughput is reported) and the repo's static
@@ -13,7 +13,8 @@ MiniLM's space fitted on those chunks) embeds all of them, so the vectors are Mi
 Every library indexes the same unit vectors by cosine / inner product, HNSW at the same
 parameters (M=16, ef_construction=128), builds with 2 threads and answers single queries on one;
 recall@10 is against numpy's exact top 10, at ef_search 32 / 64 / 128. ``EmbeddedStore`` is the
-store end to end (SQLite rows, the graph, then one document re-ingested and searched again).
+store end to end (SQLite rows, the graph, then one document re-ingested and one deleted, each
+followed by a search, which brings the graph up to date; then the index reopened and searched).
 hnswlib's row appears when it is importable (it has no wheel for this Python: the run that
 produced docs/benchmarks.md built it into a side folder on PYTHONPATH, not into the project).
 """
@@ -57,7 +58,7 @@ def real_chunks(data: Path, n: int, queries: int, seed: int = 0) -> tuple[list[s
             texts.update(json.loads(line)["prompt"] for line in fh)
     texts.update(json.loads(line)["text"] for line in (data / "categories.jsonl").open(encoding="utf-8"))
     texts -= set(questions)
-    chunks = sorted({c.text for t in sorted(texts) for c in chunk_text(t, size=300, overlap=60)})
+    chunks = sorted({c.text for t in sorted(texts) for c in chunk_text(t, size=256, overlap=64)})
     rng = np.random.default_rng(seed)
     if len(chunks) < n:
         raise SystemExit(f"only {len(chunks):,} distinct chunks in {data}; ask for --n <= that")
@@ -278,6 +279,10 @@ def bench_store(chunks: list[str], X: np.ndarray, Q: np.ndarray, truth: list[lis
     store.search(Q[0], K)
     update_s = time.perf_counter() - t0
     t0 = time.perf_counter()
+    store.delete_document("doc10")
+    store.search(Q[0], K)
+    delete_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
     reopened = EmbeddedStore(tmp / "store", X.shape[1], create=False)
     reopened.search(Q[0], K)
     reopen_s = time.perf_counter() - t0
@@ -285,7 +290,7 @@ def bench_store(chunks: list[str], X: np.ndarray, Q: np.ndarray, truth: list[lis
     store.close()
     reopened.close()
     return {"write_s": write_s, "graph_s": graph_s, "p50_ms": p50, "p99_ms": p99, "recall@10": recall(found, truth),
-            "update_one_doc_s": update_s, "reopen_first_search_s": reopen_s, "disk_mb": size, "build_vec_per_s": len(X) / (write_s + graph_s)}
+            "update_one_doc_s": update_s, "delete_one_doc_s": delete_s, "reopen_first_search_s": reopen_s, "disk_mb": size, "build_vec_per_s": len(X) / (write_s + graph_s)}
 
 
 def main() -> None:
@@ -325,7 +330,7 @@ def main() -> None:
             print(f"{name:28s} {row['build_vec_per_s']:11,.0f} {row['save_s']:7.2f} {row['load_s']:7.2f} {row['disk_mb']:6.0f} " + "   ".join(cells))
     s = results["EmbeddedStore (SQLite + usearch, ef 64)"]
     print(f"\nEmbeddedStore end to end: SQLite writes {s['write_s']:.1f} s + graph {s['graph_s']:.1f} s ({s['build_vec_per_s']:,.0f} chunks/s), "
-          f"p50 {s['p50_ms']:.3f} ms, p99 {s['p99_ms']:.3f} ms, recall@10 {s['recall@10']:.3f}; one document re-ingested and searched {s['update_one_doc_s']:.2f} s; "
+          f"p50 {s['p50_ms']:.3f} ms, p99 {s['p99_ms']:.3f} ms, recall@10 {s['recall@10']:.3f}; one document re-ingested and searched {s['update_one_doc_s']:.3f} s, one deleted and searched {s['delete_one_doc_s']:.3f} s; "
           f"reopened + first search {s['reopen_first_search_s']:.2f} s; {s['disk_mb']:.0f} MB on disk")
     print("p50 speed-up over numpy brute force at ef 64: " + ", ".join(
         f"{n} {exact_p50 / r['ef'][64]['p50_ms']:.1f}x" for n, r in results.items() if isinstance(r, dict) and 64 in r.get("ef", {})))
