@@ -41,6 +41,7 @@ from orchestrator.retrieval.embedded import EmbeddedStore
 
 K, M, EF_ADD, EFS = 10, 16, 128, (32, 64, 128)
 BUILD_THREADS = 2
+STORE = "EmbeddedStore (SQLite + usearch, its default ef)"
 
 
 # ---------------------------------------------------------------------------- corpus and vectors
@@ -317,7 +318,7 @@ def main() -> None:
         for lib in [] if args.store_only else available():
             results[lib.name] = bench_lib(lib, X, Q, truth, tmp)
             del lib
-        results["EmbeddedStore (SQLite + usearch, ef 64)"] = bench_store(chunks, X, Q, truth, tmp)
+        results[STORE] = bench_store(chunks, X, Q, truth, tmp)
 
     print(f"\n{len(X):,} real text chunks (mean {emb['chunk_chars']:.0f} chars), {len(Q)} real questions as queries, top {K}")
     print(f"MiniLM: {emb['minilm_chunks_per_s']:.1f} chunks/s ({args.minilm} chunks; {len(X) / emb['minilm_chunks_per_s'] / 60:.0f} min for all); "
@@ -328,7 +329,7 @@ def main() -> None:
         if isinstance(row, dict) and "ef" in row:
             cells = [f"{c['p50_ms']:>12.3f}/{c['p99_ms']:<8.3f} {c['recall@10']:.3f}" for c in row["ef"].values()]
             print(f"{name:28s} {row['build_vec_per_s']:11,.0f} {row['save_s']:7.2f} {row['load_s']:7.2f} {row['disk_mb']:6.0f} " + "   ".join(cells))
-    s = results["EmbeddedStore (SQLite + usearch, ef 64)"]
+    s = results[STORE]
     print(f"\nEmbeddedStore end to end: SQLite writes {s['write_s']:.1f} s + graph {s['graph_s']:.1f} s ({s['build_vec_per_s']:,.0f} chunks/s), "
           f"p50 {s['p50_ms']:.3f} ms, p99 {s['p99_ms']:.3f} ms, recall@10 {s['recall@10']:.3f}; one document re-ingested and searched {s['update_one_doc_s']:.3f} s, one deleted and searched {s['delete_one_doc_s']:.3f} s; "
           f"reopened + first search {s['reopen_first_search_s']:.2f} s; {s['disk_mb']:.0f} MB on disk")

@@ -75,6 +75,7 @@ def test_another_process_catches_up_and_a_reopened_store_replays_what_the_saved_
     assert stamp["generation"] < writer._generation()  # the saved graph is behind ...
     reopened = EmbeddedStore(tmp_path / "ix", DIM, create=False)
     assert _found(reopened, more["doc40"][0]) == _exact(more, more["doc40"][0])  # ... and the log brings it up to date
+    assert reopened._graph.expansion_search == 128  # the store's search setting, whatever the file was saved with
 
 
 def test_a_graph_older_than_the_log_or_full_of_removed_entries_is_rebuilt(tmp_path, monkeypatch):
