@@ -121,3 +121,19 @@ def test_a_malformed_outcome_file_names_the_line(tmp_path):
     bad.write_text('{"id": "x", "correct": {"no_retrieval": true, "single": true, "multi": false}, "question": "q", "dataset": "d"}\n{"id": 2}\n')
     with pytest.raises(RetrievalError, match=r"bad.jsonl:2: not a retrieval-outcome row"):
         load_outcomes(bad)
+
+
+def test_train_gate_cli_honours_the_budget_and_rejects_one_out_of_range(tmp_path):
+    from typer.testing import CliRunner
+
+    from orchestrator.cli import app
+
+    data, _ = _outcomes(tmp_path, n=120)
+    out = tmp_path / "gate"
+    result = CliRunner().invoke(app, ["train-gate", "--data", str(tmp_path / "outcomes.jsonl"), "--out", str(out), "--max-rate", "0.3"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "gate.json").read_text())
+    assert meta["max_rate"] == 0.3 and "budget 30%" in result.output
+    assert meta["within_budget"] == (meta["cv_retrieval_rate"] <= 0.3)
+    bad = CliRunner().invoke(app, ["train-gate", "--data", str(tmp_path / "outcomes.jsonl"), "--out", str(out), "--max-rate", "1.5"])
+    assert bad.exit_code == 2 and "--max-rate" in bad.output
