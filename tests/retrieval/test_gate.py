@@ -128,7 +128,7 @@ def test_train_gate_cli_honours_the_budget_and_rejects_one_out_of_range(tmp_path
 
     from orchestrator.cli import app
 
-    data, _ = _outcomes(tmp_path, n=120)
+    _outcomes(tmp_path, n=120)  # writes outcomes.jsonl
     out = tmp_path / "gate"
     result = CliRunner().invoke(app, ["train-gate", "--data", str(tmp_path / "outcomes.jsonl"), "--out", str(out), "--max-rate", "0.3"])
     assert result.exit_code == 0, result.output
