@@ -76,8 +76,9 @@ def train_gate(
     out: Path = typer.Option(..., "--out", help="gate artifact folder (point experts.yaml retrieval.gate at it)"),
     seed: int = typer.Option(0, "--seed", help="seed of the CV folds"),
     report: Path | None = typer.Option(None, "--report", help="also replay never/always/gated/oracle on the test split and write JSON here"),
+    max_rate: float = typer.Option(0.5, "--max-rate", min=0.0, max=1.0, help="retrieval budget: the dial's CV retrieval rate may not exceed it (1: no budget)"),
 ) -> None:
-    """Fit the retrieval gate on recorded outcomes (C and the cost dial by 5-fold CV on split=train)."""
+    """Fit the retrieval gate on recorded outcomes (C and the cost dial by 5-fold CV on split=train, within the retrieval budget)."""
     from orchestrator.embeddings import Embedder
     from orchestrator.retrieval.replay import load_outcomes, replay, train_gate_artifact
     from router_training.embedding_cache import cached_embeddings
@@ -86,15 +87,15 @@ def train_gate(
     embedder = Embedder()
     with console.status(f"embedding {len(outcomes.questions)} questions"):
         emb = cached_embeddings(outcomes.questions, embedder)
-    meta = train_gate_artifact(outcomes, emb, out, fingerprint=embedder.fingerprint, seed=seed)
+    meta = train_gate_artifact(outcomes, emb, out, fingerprint=embedder.fingerprint, seed=seed, max_rate=max_rate)
     console.print(
         f"gate written to {out}: C={meta['C']:g}, cost dial {meta['cost_weight']:g}; CV on train: accuracy {meta['cv_accuracy']:.3f} "
-        f"retrieving {meta['cv_retrieval_rate']:.0%}" + ("; draft gate fit on the rows with uncertainty scores" if "draft_gate" in meta else ""),
+        f"retrieving {meta['cv_retrieval_rate']:.0%} (budget {max_rate:.0%}{'' if meta['within_budget'] else ': NOT met on CV'})" + ("; draft gate fit on the rows with uncertainty scores" if "draft_gate" in meta else ""),
         highlight=False, soft_wrap=True,
     )
     if report is not None:
         with console.status("replaying gate policies on the test split"):
-            result = replay(outcomes, emb, seed=seed)
+            result = replay(outcomes, emb, seed=seed, max_rate=max_rate)
         report.write_text(json.dumps(result, indent=2))
         overall = result["test"]["all"]
         for policy, v in overall.items():

@@ -5,7 +5,8 @@ Two learned parts, both scikit-learn estimators:
 - :class:`QueryGate` predicts, from the query embedding alone, how likely each strategy is to
   answer correctly (one logistic regression per strategy, fit on recorded outcomes), and picks
   the strategy with the best ``P(correct) - cost_weight * retrieval_calls``. ``cost_weight`` is
-  the cost dial; :func:`fit_gate` picks it (and ``C``) by cross-validation on the training rows.
+  the cost dial; :func:`fit_gate` picks it (and ``C``) by cross-validation on the training rows,
+  within a retrieval budget (``max_rate``: the CV retrieval rate the dial may not exceed).
 - :class:`DraftGate` refines those probabilities with the uncertainty of a draft answer (the
   first expert answering without retrieval: the perplexity of its tokens). A confident draft is
   the answer and retrieval is skipped; an unsure one triggers retrieval.
@@ -26,7 +27,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["STRATEGIES", "DraftGate", "GateDecision", "QueryGate", "decide", "fit_gate", "gated_accuracy"]
+__all__ = ["DIALS", "STRATEGIES", "DraftGate", "GateDecision", "QueryGate", "decide", "fit_gate", "gated_accuracy", "pick_dial"]
 
 STRATEGIES = ("no_retrieval", "single", "multi")
 CALLS = (0.0, 1.0, 2.0)
@@ -121,11 +122,36 @@ class DraftGate(BaseEstimator):
         return choose(self.predict_proba(Z), self.cost_weight)
 
 
+DIALS = tuple(round(0.005 * i, 3) for i in range(21)) + (0.12, 0.15, 0.2, 0.3)
+"""Cost dials tried by CV: fine steps where the retrieval rate moves (0-0.1), coarse beyond."""
+
+
+def pick_dial(table: list[dict[str, float]], max_rate: float | None = None) -> dict[str, float]:
+    """The row of a CV ``table`` (``accuracy``, ``se``, ``retrieval_rate``, ``cost_weight``) to deploy.
+
+    Without a budget: the largest cost weight (fewest retrievals) whose accuracy is within one
+    standard error of the best. With ``max_rate``: that row if its CV retrieval rate is within the
+    budget, else the most accurate row within it (ties: the lower rate); if no row is, the one
+    retrieving least. ``row["within_budget"]`` says whether the budget holds on CV."""
+    if not table:
+        raise ValueError("empty CV table")
+    best = max(table, key=lambda r: r["accuracy"])
+    within = [r for r in table if r["accuracy"] >= best["accuracy"] - best["se"]]
+    pick = max(within, key=lambda r: (r["cost_weight"], r["accuracy"]))
+    if max_rate is not None and pick["retrieval_rate"] > max_rate:
+        affordable = [r for r in table if r["retrieval_rate"] <= max_rate]
+        if affordable:
+            pick = max(affordable, key=lambda r: (r["accuracy"], -r["retrieval_rate"]))
+        else:
+            pick = min(table, key=lambda r: (r["retrieval_rate"], -r["accuracy"]))
+    return {**pick, "within_budget": max_rate is None or pick["retrieval_rate"] <= max_rate}
+
+
 def cv_dial(
-    estimator: BaseEstimator, X: np.ndarray, Y: np.ndarray, *, cost_weights: tuple[float, ...], Cs: tuple[float, ...], folds: int = 5, seed: int = 0,
+    estimator: BaseEstimator, X: np.ndarray, Y: np.ndarray, *, cost_weights: tuple[float, ...] = DIALS, Cs: tuple[float, ...], folds: int = 5, seed: int = 0,
+    max_rate: float | None = None,
 ) -> tuple[float, float, list[dict[str, float]]]:
-    """(C, cost_weight) by ``folds``-fold CV: the largest cost weight (fewest retrievals) whose
-    accuracy is within one standard error of the best, at the best C for it."""
+    """(C, cost_weight) by ``folds``-fold CV, chosen from the table by :func:`pick_dial`."""
     Y = np.asarray(Y)
     table: list[dict[str, float]] = []
     kf = KFold(folds, shuffle=True, random_state=seed)
@@ -137,15 +163,15 @@ def cv_dial(
             chosen = choose(proba, w)
             hits = Y[np.arange(len(Y)), chosen]
             table.append({"C": C, "cost_weight": w, "accuracy": float(hits.mean()), "se": float(hits.std() / np.sqrt(len(hits))), "retrieval_rate": float((chosen > 0).mean())})
-    best = max(table, key=lambda r: r["accuracy"])
-    within = [r for r in table if r["accuracy"] >= best["accuracy"] - best["se"]]
-    pick = max(within, key=lambda r: (r["cost_weight"], r["accuracy"]))
+    pick = pick_dial(table, max_rate)
     return pick["C"], pick["cost_weight"], table
 
 
-def fit_gate(X: np.ndarray, Y: np.ndarray, *, cost_weights: tuple[float, ...] = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08), Cs: tuple[float, ...] = (0.1, 0.3, 1.0), seed: int = 0) -> tuple[QueryGate, list[dict[str, float]]]:
-    """A :class:`QueryGate` with C and the cost dial chosen by CV on (X, Y), refit on all of it."""
-    C, w, table = cv_dial(QueryGate(), X, Y, cost_weights=cost_weights, Cs=Cs, seed=seed)
+def fit_gate(X: np.ndarray, Y: np.ndarray, *, cost_weights: tuple[float, ...] = DIALS, Cs: tuple[float, ...] = (0.1, 0.3, 1.0), seed: int = 0,
+             max_rate: float | None = None) -> tuple[QueryGate, list[dict[str, float]]]:
+    """A :class:`QueryGate` with C and the cost dial chosen by CV on (X, Y) (within the retrieval
+    budget ``max_rate`` when given), refit on all of it."""
+    C, w, table = cv_dial(QueryGate(), X, Y, cost_weights=cost_weights, Cs=Cs, seed=seed, max_rate=max_rate)
     return QueryGate(C=C, cost_weight=w).fit(X, Y), table
 
 

@@ -21,13 +21,14 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from orchestrator.retrieval.errors import RetrievalError
-from orchestrator.retrieval.gate import STRATEGIES, DraftGate, cv_dial, fit_gate, gated_accuracy
+from orchestrator.retrieval.gate import DIALS, STRATEGIES, DraftGate, cv_dial, fit_gate, gated_accuracy
 
-__all__ = ["Outcomes", "UNCERTAINTY_FIELDS", "load_outcomes", "replay", "train_gate_artifact"]
+__all__ = ["DEFAULT_MAX_RATE", "UNCERTAINTY_FIELDS", "Outcomes", "load_outcomes", "replay", "train_gate_artifact"]
 
 UNCERTAINTY_FIELDS = ("perplexity", "ln_entropy", "eigen_score", "energy_score")
 GATE_FILE = "gate.joblib"
-DIALS = (0.0, 0.01, 0.02, 0.03, 0.05)
+DEFAULT_MAX_RATE = 0.5
+"""The retrieval budget: the issue's target is always-retrieve accuracy at <= half its retrieval rate."""
 
 
 @dataclass
@@ -82,14 +83,14 @@ def load_outcomes(path: str | Path) -> Outcomes:
     )
 
 
-def _cv_draft(Z: np.ndarray, Y: np.ndarray, *, n_proba: int = 3, seed: int = 0) -> tuple[np.ndarray, list[tuple[float, float]]]:
+def _cv_draft(Z: np.ndarray, Y: np.ndarray, *, n_proba: int = 3, seed: int = 0, max_rate: float | None = None) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Out-of-fold P(correct) from a :class:`DraftGate` on ``Z``, its cost dial chosen by an inner CV
     in each outer fold; returns the chosen strategies too (as (proba, [(C, w) per fold]))."""
     proba = np.zeros(Y.shape, dtype=float)
     chosen = np.zeros(len(Y), dtype=int)
     dials = []
     for a, b in KFold(5, shuffle=True, random_state=seed).split(Z):
-        C, w, _ = cv_dial(DraftGate(n_proba=n_proba), Z[a], Y[a], cost_weights=DIALS, Cs=(0.3, 1.0), seed=seed)
+        C, w, _ = cv_dial(DraftGate(n_proba=n_proba), Z[a], Y[a], cost_weights=DIALS, Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
         model = DraftGate(C=C, cost_weight=w, n_proba=n_proba).fit(Z[a], Y[a])
         proba[b] = model.predict_proba(Z[b])
         chosen[b] = model.predict(Z[b])
@@ -101,13 +102,17 @@ def _auroc(y: np.ndarray, score: np.ndarray) -> float | None:
     return float(roc_auc_score(y, score)) if len(set(y)) == 2 else None
 
 
-def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0) -> dict[str, Any]:
+def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0, max_rate: float | None = DEFAULT_MAX_RATE) -> dict[str, Any]:
     """Accuracy and retrieval rate of never / always / gated / oracle on the test split, per dataset,
-    the gate's AUROC, and each uncertainty signal alone and combined (CV within its rows)."""
+    the gate's AUROC, and each uncertainty signal alone and combined (CV within its rows).
+
+    The gates' dials honour the retrieval budget ``max_rate`` on their CV rows; "gated: query, no
+    budget" shows the query gate at its unconstrained dial beside them."""
     tr, te = data.split == "train", data.split == "test"
     if not tr.any() or not te.any():
         raise RetrievalError("the outcome file needs both split=train and split=test rows")
-    gate, cv_table = fit_gate(embeddings[tr], data.correct[tr], seed=seed)
+    gate, cv_table = fit_gate(embeddings[tr], data.correct[tr], seed=seed, max_rate=max_rate)
+    free_gate, _ = fit_gate(embeddings[tr], data.correct[tr], seed=seed)
     Y = data.correct[te]
     proba = gate.predict_proba(embeddings[te])
     query_choice = gate.predict(embeddings[te])
@@ -119,14 +124,14 @@ def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0) -> dict[str
     if has_u.sum() >= 50:
         Yu = Y[has_u]
         for name, cols in [(f, [i]) for i, f in enumerate(UNCERTAINTY_FIELDS)] + [("all four", [0, 1, 2, 3])]:
-            out, _ = _cv_draft(data.uncertainty[te][has_u][:, cols], Yu, n_proba=0, seed=seed)
+            out, _ = _cv_draft(data.uncertainty[te][has_u][:, cols], Yu, n_proba=0, seed=seed, max_rate=max_rate)
             signals[name] = _signal_row(Yu, out)
         Zq = proba[has_u]
         signals["query gate"] = _signal_row(Yu, np.column_stack([Zq, query_choice[has_u]]))
-        out, dials = _cv_draft(np.column_stack([Zq, data.uncertainty[te][has_u][:, [0]]]), Yu, seed=seed)
+        out, _ = _cv_draft(np.column_stack([Zq, data.uncertainty[te][has_u][:, [0]]]), Yu, seed=seed, max_rate=max_rate)
         signals["query + perplexity (deployed)"] = _signal_row(Yu, out)
         combined_choice[has_u] = out[:, -1].astype(int)
-        out_all, _ = _cv_draft(np.column_stack([Zq, data.uncertainty[te][has_u]]), Yu, seed=seed)
+        out_all, _ = _cv_draft(np.column_stack([Zq, data.uncertainty[te][has_u]]), Yu, seed=seed, max_rate=max_rate)
         signals["query + all four"] = _signal_row(Yu, out_all)
 
     oracle = np.where((Y[:, 0] == 0) & (Y[:, 1] == 1), 1, 0)
@@ -134,6 +139,7 @@ def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0) -> dict[str
         "never": np.zeros(len(Y), dtype=int),
         "always (single)": np.ones(len(Y), dtype=int),
         "always (multi)": np.full(len(Y), 2),
+        "gated: query, no budget": free_gate.predict(embeddings[te]),
         "gated: query": query_choice,
         "gated: query + draft perplexity": combined_choice,
         "oracle gate (single)": oracle,
@@ -149,13 +155,37 @@ def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0) -> dict[str
         row["auroc"] = _auroc(Y[mask, 0], proba[mask, 0])
         per_dataset[name] = row
     return {
-        "gate": {"C": gate.C, "cost_weight": gate.cost_weight},
+        "gate": {"C": gate.C, "cost_weight": gate.cost_weight, "max_rate": max_rate},
         "cv_on_train": cv_table,
         "test": per_dataset,
         "uncertainty_rows": int(has_u.sum()),
         "signals_on_uncertainty_rows": signals,
+        "target_arithmetic": _target_arithmetic(Y, has_u, signals, query_choice),
         "note": "query gate trained on split=train (C, cost dial by 5-fold CV there); everything using uncertainty "
         "scores is fit and evaluated by 5-fold CV within the nq/trivia/squad test rows that carry them",
+    }
+
+
+def _target_arithmetic(Y: np.ndarray, has_u: np.ndarray, signals: dict[str, Any], query_choice: np.ndarray, target: float = 0.36) -> dict[str, Any]:
+    """Whether ``target`` overall accuracy is reachable: the best gate measured on the rows with
+    uncertainty scores, and what the rows that carry only the query would then need (against the
+    query gate and the oracles there)."""
+    rest = ~has_u
+    if not signals or not rest.any():
+        return {"target": target, "rows_with_uncertainty": int(has_u.sum()), "rows_query_only": int(rest.sum())}
+    best_name = max(signals, key=lambda k: signals[k]["accuracy"])
+    correct_u = signals[best_name]["accuracy"] * has_u.sum()
+    oracle3 = Y[rest].max(axis=1).mean()
+    oracle1 = np.where((Y[rest, 0] == 0) & (Y[rest, 1] == 1), 1, Y[rest, 0]).mean()
+    return {
+        "target": target, "rows_with_uncertainty": int(has_u.sum()), "rows_query_only": int(rest.sum()),
+        "best_on_uncertainty_rows": {"signal": best_name, "accuracy": signals[best_name]["accuracy"]},
+        "needed_on_query_only_rows": round(float((target * len(Y) - correct_u) / rest.sum()), 4),
+        "query_gate_on_query_only_rows": round(gated_accuracy(Y[rest], query_choice[rest])[0], 4),
+        "oracle_single_on_query_only_rows": round(float(oracle1), 4),
+        "oracle_three_way_on_query_only_rows": round(float(oracle3), 4),
+        "overall_with_that_best_and_oracle_three_way": round(float((correct_u + oracle3 * rest.sum()) / len(Y)), 4),
+        "overall_with_that_best_and_the_query_gate": round(float((correct_u + gated_accuracy(Y[rest], query_choice[rest])[0] * rest.sum()) / len(Y)), 4),
     }
 
 
@@ -165,7 +195,8 @@ def _signal_row(Y: np.ndarray, out: np.ndarray) -> dict[str, Any]:
     return {"auroc_no_retrieval_correct": _auroc(Y[:, 0], proba[:, 0]), "accuracy": round(acc, 4), "retrieval_rate": round(rate, 4)}
 
 
-def train_gate_artifact(data: Outcomes, embeddings: np.ndarray, out: str | Path, *, fingerprint: str, seed: int = 0) -> dict[str, Any]:
+def train_gate_artifact(data: Outcomes, embeddings: np.ndarray, out: str | Path, *, fingerprint: str, seed: int = 0,
+                        max_rate: float | None = DEFAULT_MAX_RATE) -> dict[str, Any]:
     """Fit the deployed gate and write ``out/gate.joblib`` (+ ``gate.json`` with its CV numbers).
 
     The query gate fits on split=train. The draft gate needs uncertainty scores, which exist only on
@@ -175,15 +206,17 @@ def train_gate_artifact(data: Outcomes, embeddings: np.ndarray, out: str | Path,
     tr = data.split == "train"
     if not tr.any():
         tr = np.ones(len(data.split), bool)
-    gate, table = fit_gate(embeddings[tr], data.correct[tr], seed=seed)
+    gate, table = fit_gate(embeddings[tr], data.correct[tr], seed=seed, max_rate=max_rate)
     draft = None
     has_u = data.has_uncertainty
     meta: dict[str, Any] = {"strategies": list(STRATEGIES), "embedder_fingerprint": fingerprint, "train_rows": int(tr.sum()), "C": gate.C, "cost_weight": gate.cost_weight}
     best = next(r for r in table if r["C"] == gate.C and r["cost_weight"] == gate.cost_weight)
     meta["cv_accuracy"], meta["cv_retrieval_rate"] = best["accuracy"], best["retrieval_rate"]
+    meta["max_rate"] = max_rate
+    meta["within_budget"] = max_rate is None or best["retrieval_rate"] <= max_rate
     if has_u.sum() >= 50:
         Z = np.column_stack([gate.predict_proba(embeddings[has_u]), data.uncertainty[has_u][:, [0]]])
-        C, w, _ = cv_dial(DraftGate(), Z, data.correct[has_u], cost_weights=DIALS, Cs=(0.3, 1.0), seed=seed)
+        C, w, _ = cv_dial(DraftGate(), Z, data.correct[has_u], cost_weights=DIALS, Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
         draft = DraftGate(C=C, cost_weight=w).fit(Z, data.correct[has_u])
         meta["draft_gate"] = {"rows": int(has_u.sum()), "C": C, "cost_weight": w, "features": ["query gate P(correct) x3", "log perplexity of the draft"]}
     folder = Path(out)
