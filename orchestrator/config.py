@@ -274,6 +274,11 @@ class VerificationSettings(_Model):
         default="no_majority", description="trigger on >= 2 distinct answers (any) or only when no answer has a strict majority"
     )
     trigger_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
+    require_low_confidence: bool = Field(
+        default=False,
+        description="a disagreement triggers only when the confidence signal (escalation's, else the router's "
+        "P(correct) of the expert holding the pipeline's answer) is below trigger_confidence",
+    )
     max_rounds: Annotated[int, Field(ge=1, le=10)] = 3
     stop_confidence: Annotated[float, Field(ge=0.5, le=1)] = 0.9
     flip_confidence: Annotated[float, Field(ge=0.5, le=1)] = Field(

@@ -96,6 +96,8 @@ class DebateRunner:
         )  # fmt: skip
         params = {**self.params, "max_tokens": int(limit * 2) + 64}
         completion = await self.call(debater.expert, messages, params)
+        # Charged on arrival: a partner's failure later in the round must not hide this call's cost.
+        self.budget.spent.add([completion])
         speech, was_cut = cut_words(completion.text, limit)
         marked, quotes = check_quotes(speech, [self.question, *self.passages])
         record = {
@@ -173,7 +175,10 @@ class DebateRunner:
     async def _round(self, round_no: int, speakers: list, result: VerificationResult, consultancy: bool) -> None:
         if round_no == 1 and len(speakers) > 1:
             # Simultaneous opening: both speak before either sees the other.
-            spoken = await asyncio.gather(*(self._speak(d, lbl, other, round_no, consultant=consultancy) for d, lbl, other in speakers))
+            settled = await asyncio.gather(*(self._speak(d, lbl, other, round_no, consultant=consultancy) for d, lbl, other in speakers), return_exceptions=True)
+            if failed := next((r for r in settled if isinstance(r, BaseException)), None):
+                raise failed
+            spoken = [r for r in settled if not isinstance(r, BaseException)]
             result.latency_s += max(c.latency_s for c, _, _ in spoken)
         else:
             spoken = []
@@ -184,7 +189,6 @@ class DebateRunner:
                 spoken.append(one)
             self.turns = self.turns[: len(self.turns) - len(spoken)]
         for (completion, turn, record), (d, _, _) in zip(spoken, speakers):
-            self.budget.spent.add([completion])
             self._last_cost[f"speech:{d.expert}"] = (completion.prompt_tokens + completion.completion_tokens, completion.cost_usd)
             self.turns.append(turn)
             result.transcript.append(record)
