@@ -146,7 +146,21 @@ def items_of(name: str, rows: list, panel: list[str], extra: list[str], gold: Go
 
 
 def router_quality(path: Path) -> dict[str, dict[str, float]]:
-    """Row id -> expert -> predicted P(correct): out-of-fold on train, fitted-router on test."""
+    """Row id -> expert -> predicted P(correct): out-of-fold on train, fitted-router on test.
+    Cached per file version (bench_verification_real.py reuses this run's fit)."""
+    import json
+
+    stat = path.stat()
+    cache = Path.home() / ".cache" / "orchestrator" / f"bench-verification-{path.stem}-{stat.st_size}-{int(stat.st_mtime)}.json"
+    if cache.exists():
+        return json.loads(cache.read_text())
+    out = _fit_router_quality(path)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(out))
+    return out
+
+
+def _fit_router_quality(path: Path) -> dict[str, dict[str, float]]:
     from bench.bench_escalation import tfidf_embeddings
     from orchestrator.data import load_dataset
     from orchestrator.router import TwoLevelRouter

@@ -162,9 +162,10 @@ class DebateRunner:
             result.latency_s += sum(c.latency_s for c in verdict.calls) / n_orders
             result.rounds = round_no
             p = verdict.p_first
-            result.verdicts.append(
-                {"round": round_no, "p": {first.answer: round(p, 4), second.answer: round(1 - p, 4)}, "by_order": [round(x, 4) for x in verdict.by_order]}
-            )
+            record = {"round": round_no, "p": {first.answer: round(p, 4), second.answer: round(1 - p, 4)}, "by_order": [round(x, 4) for x in verdict.by_order]}
+            if reasks := len(verdict.calls) - n_orders:
+                record["reasks"] = reasks  # malformed replies that the second ask repaired
+            result.verdicts.append(record)
             result.answer, result.probability = (first.answer, p) if p >= 0.5 else (second.answer, 1 - p)
             result.status = "verified"
             if max(p, 1 - p) >= self.s.stop_confidence:
