@@ -88,7 +88,7 @@ def composition(panels: dict[str, list[str]], sims: dict[str, str], judge_model:
         prices = prices_for(name, panel)
         for e in panel:
             p = prices[e]
-            experts.append({"name": e, "model": f"hosted_vllm/{e}", "api_base": sims[e], "roles": ["expert"], "max_retries": 0,
+            experts.append({"name": e, "model": f"hosted_vllm/{e}", "api_base": sims[e], "roles": ["expert", "aggregator"], "max_retries": 0,
                             "price": {"input_per_mtok": p.input_per_mtok, "output_per_mtok": p.output_per_mtok}})  # fmt: skip
     experts.append({"name": JUDGE, "model": f"hosted_vllm/{judge_model}", "api_base": f"http://127.0.0.1:{judge_port}/v1",
                     "roles": ["judge"], "timeout_s": 180, "max_retries": 0, "max_concurrency": 16,

@@ -46,7 +46,7 @@ def gateway(sim_factory, tmp_path_factory):
     experts = []
     for name in EXPERTS:
         sim = sim_factory(f"org/rj-{name}", expert=name, replay=str(data))
-        experts.append({"name": name, "model": f"hosted_vllm/org/rj-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert"]})
+        experts.append({"name": name, "model": f"hosted_vllm/org/rj-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]})
     experts.append({"name": "judge", "model": f"hosted_vllm/{model}", "api_base": f"{base.rstrip('/')}/v1", "roles": ["judge"], "timeout_s": 120})
     verification = {"enabled": True, "max_rounds": 1, "require_low_confidence": True, "trigger_confidence": 0.5, "judge_timeout_s": 120}
     config = yaml.safe_dump({"version": 1, "experts": experts, "scheduler": {"max_wait_ms": 1},
