@@ -1,6 +1,8 @@
 """Verification inside the gateway: it runs for a request whose experts disagree, and is
 skipped for one where they agree; the trace, the metrics and the header say which."""
 
+import json
+
 import pytest
 
 from orchestrator.config import parse_config
@@ -10,12 +12,14 @@ from .fakes import config_yaml
 QUESTION = {"role": "user", "content": "What is 6 * 7?"}
 
 
-def verifying_config(extra: str = ""):
+def verifying_config(**verification: object):
+    """delta judges; the trigger is ungated (every disagreement) unless ``verification`` says otherwise."""
     text = config_yaml().replace(
         "name: delta, model: hosted_vllm/org/delta, api_base: 'http://delta.test/v1', roles: [expert, aggregator]",
         "name: delta, model: hosted_vllm/org/delta, api_base: 'http://delta.test/v1', roles: [expert, judge]",
     )
-    return parse_config(text + f"verification: {{enabled: true, judge: delta{extra}}}\n")
+    settings = {"enabled": True, "judge": "delta", "require_low_confidence": False, **verification}
+    return parse_config(text + f"verification: {json.dumps(settings)}\n")
 
 
 @pytest.fixture
@@ -92,7 +96,7 @@ def test_the_confidence_gate_reads_the_routers_probability(make_gateway, fake_vl
     """With require_low_confidence a disagreement is debated only when the router's P(correct)
     of the pipeline answer's expert (0.9 here) is below trigger_confidence."""
     fake_vllm.answers = {"alpha": "The answer is 42.", "beta": "The answer is 41.", "gamma": "The answer is 40.", "delta": "P(A)=0.95"}
-    config = verifying_config(f", require_low_confidence: true, trigger_confidence: {gate}")
+    config = verifying_config(require_low_confidence=True, trigger_confidence=gate)
     assert config.verification.require_low_confidence and config.verification.trigger_confidence == gate
     gateway = make_gateway(config=config)
     r = gateway.post("/v1/chat/completions", json={"model": "router/auto", "messages": [QUESTION], "orchestrator": {"trace": True}})
