@@ -49,14 +49,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT / ".." / "shared" / "data" / "routing"
 
-from orchestrator.aggregation import normalize_answer  # noqa: E402
-from orchestrator.config import Price, VerificationSettings  # noqa: E402
-from orchestrator.data import iter_records  # noqa: E402
-from orchestrator.experts.types import Completion  # noqa: E402
-from orchestrator.verification import Aggregated, Candidate, Verifier, decide_trigger, plurality  # noqa: E402
-from services.expert_sim.settings import SimSettings  # noqa: E402
-from services.expert_sim.tokens import count_text  # noqa: E402
-from services.expert_sim.verification import GoldBook, VerificationResponder  # noqa: E402
+from orchestrator.aggregation import normalize_answer
+from orchestrator.config import Price, VerificationSettings
+from orchestrator.data import iter_records
+from orchestrator.experts.types import Completion
+from orchestrator.verification import (
+    Aggregated,
+    Candidate,
+    Verifier,
+    decide_trigger,
+    plurality,
+)
+from services.expert_sim.settings import SimSettings
+from services.expert_sim.tokens import count_text
+from services.expert_sim.verification import GoldBook, VerificationResponder
 
 # USD per million tokens (input, output): the table of ../shared/data/README.md for mmlu_pro.
 MMLU_PRICES = {
@@ -124,11 +130,11 @@ def items_of(name: str, rows: list, panel: list[str], extra: list[str], gold: Go
     """``quality``: row id -> expert -> the router's predicted P(correct)."""
     out = []
     for r in rows:
-        def ans(e):  # noqa: ANN001, ANN202
+        def ans(e, r=r):
             a = r.experts[e].answer
             return normalize_answer(a) if a else None
 
-        def cost(e):  # noqa: ANN001, ANN202
+        def cost(e, r=r):
             o = r.experts[e]
             return o.cost_usd if name == "mmlu_pro" else (count_text(r.prompt) + (o.output_chars or 0) // 4) / 1e6
 
@@ -189,7 +195,7 @@ async def run_mode(items: list[Item], panel: list[str], settings: VerificationSe
     verifier = Verifier(settings, caller, JUDGE, caller.prices)
     sem = asyncio.Semaphore(64)
 
-    async def one(it: Item):  # noqa: ANN202
+    async def one(it: Item):
         cands = [Candidate(e, f"The answer is {a}." if a else "No answer.", a) for e, a in zip(panel, it.answers)]
         agg = plurality(it.answers)
         async with sem:
@@ -280,7 +286,7 @@ def evaluate(name: str, split: str, items: list[Item], panel: list[str], caller:
     fired = gated(settings, items)
     n, nt = len(items), len(fired)
     base = [plurality(it.answers) for it in fired]
-    correct = lambda a, it: a is not None and a in it.right  # noqa: E731
+    correct = lambda a, it: a is not None and a in it.right
     base_ok = [correct(a, it) for a, it in zip(base, fired)]
     mean_cost = sum(it.base_cost for it in items) / n
     mean_tok = sum(it.base_tokens for it in items) / n
@@ -293,7 +299,7 @@ def evaluate(name: str, split: str, items: list[Item], panel: list[str], caller:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     overall_base = sum(correct(plurality(it.answers), it) for it in items)
 
-    def row(mode, answers, add_cost, add_tok, add_lat, rounds="", cal="", unverified=""):  # noqa: ANN001, ANN202
+    def row(mode, answers, add_cost, add_tok, add_lat, rounds="", cal="", unverified=""):
         ok = [correct(a, it) for a, it in zip(answers, fired)]
         wr = sum(o and not b for o, b in zip(ok, base_ok))
         rw = sum(b and not o for o, b in zip(ok, base_ok))
