@@ -26,6 +26,7 @@ Needs `.venv-vllm` and the converted weights (`make real` once, or `orchestrator
 from __future__ import annotations
 
 import argparse
+import shutil
 import json
 import socket
 import statistics
@@ -122,15 +123,14 @@ def main() -> None:
     shipped = VerificationSettings()
     work = Path(tempfile.mkdtemp(prefix="bench-verify-real-"))
     (work / "run").mkdir()
+    paths = {n: args.data_dir / f"{n}.jsonl" for n in args.files if (args.data_dir / f"{n}.jsonl").exists()}
+    if not paths:
+        raise SystemExit(f"no routing file of {args.files} in {args.data_dir} (--data-dir)")
     t0 = time.perf_counter()
     judge, judge_model, judge_port = start_judge(args.judge, work)  # starts while the routers fit
     try:
-        items, panels, plan, paths = [], {}, {}, {}
-        for name in args.files:
-            path = args.data_dir / f"{name}.jsonl"
-            if not path.exists():
-                print(f"skip {name}: {path} is absent")
-                continue
+        items, panels, plan = [], {}, {}
+        for name, path in paths.items():
             train = [r for _, r in iter_records(path, split="train")]
             test = [r for _, r in iter_records(path, split="test")]
             panel = rank_experts(train)[:3]
@@ -138,7 +138,7 @@ def main() -> None:
             gold = GoldBook.load(path)
             fired = gated(shipped, items_of(name, test, panel, [], gold, quality))[: args.items]
             print(f"{name}: panel {panel}; {len(fired)} triggered test items taken (in file order)")
-            panels[name], paths[name] = panel, path
+            panels[name] = panel
             for it in fired:
                 plan[it.prompt] = (panel, quality[it.id])
                 items.append((name, it))
@@ -150,6 +150,7 @@ def main() -> None:
             results = run_requests(config, PanelRouter(plan), items, args.concurrency)
     finally:
         judge.stop()
+        shutil.rmtree(work, ignore_errors=True)
     report(results, args.judge, shipped)
 
 
