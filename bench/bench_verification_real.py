@@ -26,8 +26,8 @@ Needs `.venv-vllm` and the converted weights (`make real` once, or `orchestrator
 from __future__ import annotations
 
 import argparse
-import shutil
 import json
+import shutil
 import socket
 import statistics
 import sys
