@@ -119,6 +119,9 @@ def main() -> None:
     ap.add_argument("--judge", default="qwen2.5-coder-0.5b", help="an expert of experts.real.yaml")
     ap.add_argument("--data-dir", type=Path, default=SHARED)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--deadline-s", type=float, default=None, help="send no new request after this many seconds; report what finished")
+    ap.add_argument("--judge-url", default=None, help="use this running vLLM server (http://127.0.0.1:PORT) instead of starting one")
+    ap.add_argument("--judge-model", default=None, help="its served model name (with --judge-url)")
     args = ap.parse_args()
     shipped = VerificationSettings()
     work = Path(tempfile.mkdtemp(prefix="bench-verify-real-"))
@@ -127,7 +130,10 @@ def main() -> None:
     if not paths:
         raise SystemExit(f"no routing file of {args.files} in {args.data_dir} (--data-dir)")
     t0 = time.perf_counter()
-    judge, judge_model, judge_port = start_judge(args.judge, work)  # starts while the routers fit
+    if args.judge_url:
+        judge, judge_model, judge_port = None, args.judge_model, int(args.judge_url.rsplit(":", 1)[1].strip("/"))
+    else:
+        judge, judge_model, judge_port = start_judge(args.judge, work)  # starts while the routers fit
     try:
         items, panels, plan = [], {}, {}
         for name, path in paths.items():
@@ -143,37 +149,45 @@ def main() -> None:
                 plan[it.prompt] = (panel, quality[it.id])
                 items.append((name, it))
         sims_specs = [SimSpec(e, expert=e, replay=str(paths[n]), time_scale=0.0) for n, panel in panels.items() for e in panel]
-        judge.wait_ready()
+        if judge is not None:
+            judge.wait_ready()
         print(f"judge {args.judge} healthy on port {judge_port}; set-up {time.perf_counter() - t0:.0f} s", flush=True)
         with start_simulators(sims_specs) as sims:
             config = parse_config(composition(panels, {s.served_model_name: s.api_base for s in sims}, judge_model, judge_port))
-            results = run_requests(config, PanelRouter(plan), items, args.concurrency)
+            results = run_requests(config, PanelRouter(plan), items, args.concurrency, args.deadline_s)
     finally:
-        judge.stop()
+        if judge is not None:
+            judge.stop()
         shutil.rmtree(work, ignore_errors=True)
     report(results, args.judge, shipped)
 
 
-def run_requests(config, router, items, concurrency):
+def run_requests(config, router, items, concurrency, deadline_s=None):
     from fastapi.testclient import TestClient
 
     from services.gateway import create_app
 
     app = create_app(config, router=router, client=ExpertClient(config))
-    out = []
+    start = time.perf_counter()
     with TestClient(app, raise_server_exceptions=False) as client:
 
         def one(item):
             name, it = item
+            if deadline_s is not None and time.perf_counter() - start > deadline_s:
+                return None  # past the deadline: not sent
             body = {"model": "router/auto", "messages": [{"role": "user", "content": it.prompt}], "orchestrator": {"trace": True}}
             t = time.perf_counter()
             r = client.post("/v1/chat/completions", json=body)
-            return name, it, r, time.perf_counter() - t
+            wall = time.perf_counter() - t
+            d = next((e["decision"] for e in r.json().get("trace", {}).get("events", []) if e["step"] == "verify"), {}) if r.status_code == 200 else {}
+            print(json.dumps({"file": name, "id": it.id, "http": r.status_code, "status": d.get("status"), "answer": d.get("answer"),
+                              "vote": d.get("aggregated_answer"), "right": sorted(it.right), "verdicts": d.get("verdicts"),
+                              "flags": d.get("flags"), "wall_s": round(wall, 1)}), flush=True)  # fmt: skip
+            return name, it, r, wall
 
         with ThreadPoolExecutor(concurrency) as pool:
-            t = time.perf_counter()
-            out = list(pool.map(one, items))
-            print(f"{len(items)} requests through the gateway in {time.perf_counter() - t:.0f} s", flush=True)
+            out = [r for r in pool.map(one, items) if r is not None]
+            print(f"{len(out)} of {len(items)} requests through the gateway in {time.perf_counter() - start:.0f} s", flush=True)
     return out
 
 
