@@ -195,13 +195,13 @@ def report(results, judge: str, s: VerificationSettings) -> None:
     print(f"\n## real judge: {judge} (vLLM CPU); debaters: simulator replaying the recorded experts")
     print(f"protocol: the shipped defaults (judge_timeout_s 300 s here): mode {s.mode}, disagreement {s.disagreement}, gate {s.require_low_confidence} "
           f"(< {s.trigger_confidence}), rounds {s.max_rounds}, {s.word_limit} words, stop at {s.stop_confidence}, flip at {s.flip_confidence}")  # fmt: skip
-    print("| file | sent | errors | verified | unverified (flag) | first replies malformed | decidable | judge right | orders agree | w->r | r->w | added tokens / verified req | verify latency median / max |")
+    print("| file | sent | errors | verified | unverified (flag) | first replies malformed | decidable | judge right (ties) | orders agree | w->r | r->w | added tokens / verified req | verify latency median / max |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     by_file: dict[str, list] = {}
     for name, it, r, wall in results:
         by_file.setdefault(name, []).append((it, r, wall))
     for name, rows in [*by_file.items(), ("all", [x for v in by_file.values() for x in v])]:
-        errors = verified = decidable = right = agree = wr = rw = asks = malformed = 0
+        errors = verified = decidable = right = ties = agree = wr = rw = asks = malformed = 0
         flags: dict[str, int] = {}
         tokens, latency = [], []
         for it, r, _ in rows:
@@ -231,14 +231,17 @@ def report(results, judge: str, s: VerificationSettings) -> None:
             two = list(last["p"])
             if sum(a in it.right for a in two) == 1:
                 decidable += 1
-                right += max(two, key=lambda a: last["p"][a]) in it.right
+                if last["p"][two[0]] == last["p"][two[1]]:
+                    ties += 1  # no preference once the two orders are averaged
+                else:
+                    right += max(two, key=lambda a: last["p"][a]) in it.right
             if len(last["by_order"]) == 2:
                 agree += (last["by_order"][0] >= 0.5) == (last["by_order"][1] >= 0.5)
         sent = len(rows)
         ran = len(tokens)
         flag_text = ", ".join(f"{k} {v}" for k, v in sorted(flags.items())) or "0"
         print(f"| {name} | {sent} | {errors} | {verified} | {ran - verified} ({flag_text}) | {malformed}/{asks} | {decidable} | "
-              f"{right}/{decidable} ({right / max(decidable, 1):.0%}) | {agree}/{verified} | {wr} | {rw} | "
+              f"{right}/{decidable} ({ties} ties at 0.5) | {agree}/{verified} | {wr} | {rw} | "
               f"{statistics.mean(tokens) if tokens else 0:.0f} | "
               f"{statistics.median(latency) if latency else 0:.1f} s / {max(latency) if latency else 0:.1f} s |")  # fmt: skip
 
