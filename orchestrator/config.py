@@ -270,17 +270,24 @@ class VerificationSettings(_Model):
     enabled: bool = Field(default=False, description="default for requests that do not set orchestrator.verify: auto (true) or off")
     judge: str | None = Field(default=None, description="the judge expert; default: the first expert with the 'judge' role")
     mode: Literal["debate", "consultancy", "mad"] = "debate"
+    # The defaults are the setting chosen on train by bench/bench_verification.py (docs/benchmarks.md):
+    # the most net flips within +15% of the routed request's mean cost.
     disagreement: Literal["any", "no_majority", "off"] = Field(
-        default="no_majority", description="trigger on >= 2 distinct answers (any) or only when no answer has a strict majority"
+        default="any", description="trigger on >= 2 distinct answers (any) or only when no answer has a strict majority"
     )
-    trigger_confidence: Annotated[float, Field(ge=0, le=1)] = 0.7
+    trigger_confidence: Annotated[float, Field(ge=0, le=1)] = 0.5
+    require_low_confidence: bool = Field(
+        default=True,
+        description="a disagreement triggers only when the confidence signal (escalation's, else the router's "
+        "P(correct) of the expert holding the pipeline's answer) is below trigger_confidence",
+    )
     max_rounds: Annotated[int, Field(ge=1, le=10)] = 3
     stop_confidence: Annotated[float, Field(ge=0.5, le=1)] = 0.9
     flip_confidence: Annotated[float, Field(ge=0.5, le=1)] = Field(
-        default=0.5, description="the verdict replaces the pipeline's answer only when it gives the rival at least this"
+        default=0.7, description="the verdict replaces the pipeline's answer only when it gives the rival at least this"
     )
     high_stakes_categories: list[str] = Field(default_factory=list)
-    word_limit: Annotated[int, Field(ge=20, le=2000)] = 120
+    word_limit: Annotated[int, Field(ge=20, le=2000)] = 60
     both_orders: bool = Field(default=True, description="judge both answer orders and average (position bias)")
     max_tokens: PosInt = Field(default=12_000, description="cap on the tokens verification may spend on one request")
     max_usd: NonNegFloat | None = Field(default=None, description="cap on verification's USD per request")

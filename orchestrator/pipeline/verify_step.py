@@ -24,13 +24,18 @@ def judge_for(config: Config) -> str | None:
     return judges[0].name if judges else None
 
 
-def _confidence(state: PipelineState) -> float | None:
-    """A confidence signal if an earlier step provides one (escalation); verification works without."""
-    for source in (state, state.decision):
-        value = getattr(source, "confidence", None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    return None
+def _confidence(state: PipelineState, candidates: list[Candidate], answer: str | None) -> float | None:
+    """The confidence signal of the trigger's gate: the escalation cascade's own (its last
+    decision), else the router's predicted P(correct) of the best-ranked expert holding the
+    pipeline's answer (the ``router`` signal of orchestrator.escalation); None when neither exists."""
+    for event in reversed(state.trace):
+        if event.step == "escalation" and isinstance(event.decision.get("confidence"), (int, float)):
+            return float(event.decision["confidence"])
+    if state.decision is None or answer is None:
+        return None
+    quality = {e.name: e.predicted_quality for e in state.decision.experts}
+    holder = next((c.expert for c in candidates if c.answer == answer and c.expert in quality), None)
+    return None if holder is None else float(quality[holder])
 
 
 async def run_verification(state: PipelineState, ctx: PipelineContext) -> dict[str, Any]:
@@ -49,7 +54,7 @@ async def run_verification(state: PipelineState, ctx: PipelineContext) -> dict[s
             when=when,  # type: ignore[arg-type]
             mode=mode,
             category=state.options.category or state.decision.category,
-            confidence=_confidence(state),
+            confidence=_confidence(state, candidates, agg.answer),
             passages=getattr(state, "passages", None) or (),
             params={k: v for k, v in state.params.items() if k in ("temperature", "top_p", "seed")},
         )

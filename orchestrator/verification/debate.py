@@ -96,6 +96,8 @@ class DebateRunner:
         )  # fmt: skip
         params = {**self.params, "max_tokens": int(limit * 2) + 64}
         completion = await self.call(debater.expert, messages, params)
+        # Charged on arrival: a partner's failure later in the round must not hide this call's cost.
+        self.budget.spent.add([completion])
         speech, was_cut = cut_words(completion.text, limit)
         marked, quotes = check_quotes(speech, [self.question, *self.passages])
         record = {
@@ -160,9 +162,10 @@ class DebateRunner:
             result.latency_s += sum(c.latency_s for c in verdict.calls) / n_orders
             result.rounds = round_no
             p = verdict.p_first
-            result.verdicts.append(
-                {"round": round_no, "p": {first.answer: round(p, 4), second.answer: round(1 - p, 4)}, "by_order": [round(x, 4) for x in verdict.by_order]}
-            )
+            record = {"round": round_no, "p": {first.answer: round(p, 4), second.answer: round(1 - p, 4)}, "by_order": [round(x, 4) for x in verdict.by_order]}
+            if reasks := len(verdict.calls) - n_orders:
+                record["reasks"] = reasks  # malformed replies that the second ask repaired
+            result.verdicts.append(record)
             result.answer, result.probability = (first.answer, p) if p >= 0.5 else (second.answer, 1 - p)
             result.status = "verified"
             if max(p, 1 - p) >= self.s.stop_confidence:
@@ -173,7 +176,10 @@ class DebateRunner:
     async def _round(self, round_no: int, speakers: list, result: VerificationResult, consultancy: bool) -> None:
         if round_no == 1 and len(speakers) > 1:
             # Simultaneous opening: both speak before either sees the other.
-            spoken = await asyncio.gather(*(self._speak(d, lbl, other, round_no, consultant=consultancy) for d, lbl, other in speakers))
+            settled = await asyncio.gather(*(self._speak(d, lbl, other, round_no, consultant=consultancy) for d, lbl, other in speakers), return_exceptions=True)
+            if failed := next((r for r in settled if isinstance(r, BaseException)), None):
+                raise failed
+            spoken = [r for r in settled if not isinstance(r, BaseException)]
             result.latency_s += max(c.latency_s for c, _, _ in spoken)
         else:
             spoken = []
@@ -184,7 +190,6 @@ class DebateRunner:
                 spoken.append(one)
             self.turns = self.turns[: len(self.turns) - len(spoken)]
         for (completion, turn, record), (d, _, _) in zip(spoken, speakers):
-            self.budget.spent.add([completion])
             self._last_cost[f"speech:{d.expert}"] = (completion.prompt_tokens + completion.completion_tokens, completion.cost_usd)
             self.turns.append(turn)
             result.transcript.append(record)

@@ -53,13 +53,15 @@ async def run_mad(
         if cap := budget.allows(*last_round):
             result.stop_reason = cap
             break
-        try:
-            done = await asyncio.gather(*(call(a.expert, msgs, call_params) for a, msgs in zip(latest, messages)))
-        except (ExpertError, TimeoutError) as exc:
-            result.flags.append(f"agent failed: {exc}")
+        settled = await asyncio.gather(*(call(a.expert, msgs, call_params) for a, msgs in zip(latest, messages)), return_exceptions=True)
+        done = [c for c in settled if not isinstance(c, BaseException)]
+        budget.spent.add(done)  # every answered call is charged, even in a round another agent failed
+        if failed := next((e for e in settled if isinstance(e, BaseException)), None):
+            if not isinstance(failed, ExpertError | TimeoutError):
+                raise failed
+            result.flags.append(f"agent failed: {failed}")
             result.stop_reason = "agent_error"
             break
-        budget.spent.add(done)
         last_round = (sum(c.prompt_tokens + c.completion_tokens for c in done), sum(c.cost_usd for c in done))
         result.latency_s += max(c.latency_s for c in done)
         # An agent whose revision has no extractable answer keeps its previous one.

@@ -201,7 +201,7 @@ async def test_not_triggered_or_off_skips_without_calling_anyone():
 async def test_always_runs_on_a_two_to_one_split_that_auto_leaves_alone():
     experts = ScriptedExperts(debaters(judge="P(A)=0.95"))
     split = [CANDIDATES[0], Candidate("gamma", "The answer is 42.", "42"), CANDIDATES[1]]
-    assert (await verifier(experts).verify(QUESTION, split, AGGREGATED)).status == "skipped"
+    assert (await verifier(experts, disagreement="no_majority").verify(QUESTION, split, AGGREGATED)).status == "skipped"
     assert (await verifier(experts).verify(QUESTION, split, AGGREGATED, when="always")).status == "verified"
 
 
