@@ -114,7 +114,7 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: 
     for name, pick in policies.items():
         print(f"| {name} | {truth[rows, pick].mean():.3f} | {cost_te[rows, pick].mean() * k:.3f} |")
     t0 = time.perf_counter()
-    signals = ("agreement", "router", "learned") + (("logprob",) if with_logprobs else ())
+    signals = ("agreement", "router", "posterior", "learned") + (("logprob",) if with_logprobs else ())
     lp = (simulated_logprobs(train), simulated_logprobs(test)) if with_logprobs else None
     rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp)
     if rep is None:
