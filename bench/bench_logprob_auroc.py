@@ -7,8 +7,9 @@ probability separates right from wrong answers with AUROC ~0.87 by construction
 (services/expert_sim/logprob_values.py). The routing data records none, so this measures the
 real thing: one expert of experts.real.yaml served by vLLM's CPU build (``make real`` prepared
 its weights; the server is started here on a free port and stopped after), asked ``--n``
-seeded-random test questions of mmlu_pro.jsonl with an answer-letter-only prompt, greedy,
-``max_tokens`` 3, ``logprobs`` on. Gold = the answer of any recorded expert scored right (rows
+seeded-random short test questions of mmlu_pro.jsonl with an answer-letter-only prompt and
+the assistant's reply forced to begin "The answer is (" (vLLM's ``continue_final_message``), so
+the one generated token is the letter; greedy, ``logprobs`` on. Gold = the answer of any recorded expert scored right (rows
 where none is right are skipped). Printed: the model's accuracy, and the AUROC for correctness
 of (a) the answer token's probability (what the cascade's ``logprob`` signal reads, exp of the
 mean over the letter-only answer) and (b) the top-1 letter's share among the letters in the
@@ -41,6 +42,7 @@ from services.vllm_cpu.weights import ensure_model_dir
 
 LETTERS = "ABCDEFGHIJ"
 INSTRUCTION = "Answer the multiple-choice question with the letter of the correct option only.\n\n"
+PREFIX = "The answer is ("
 
 
 def gold_answer(answers: dict[str, str | None], scores: dict[str, float]) -> str | None:
@@ -60,7 +62,10 @@ def letter_of(text: str) -> str | None:
 
 
 async def ask(client: httpx.AsyncClient, url: str, model: str, prompt: str) -> dict:
-    body = {"model": model, "messages": [{"role": "user", "content": INSTRUCTION + prompt}], "max_tokens": 3,
+    # The answer is forced to start right after "The answer is (": the next token is the letter,
+    # so its probability is the answer's own confidence (a small model otherwise opens with prose).
+    body = {"model": model, "messages": [{"role": "user", "content": INSTRUCTION + prompt}, {"role": "assistant", "content": PREFIX}],
+            "continue_final_message": True, "add_generation_prompt": False, "max_tokens": 1,
             "temperature": 0, "logprobs": True, "top_logprobs": 20}  # fmt: skip
     r = await client.post(f"{url}/v1/chat/completions", json=body)
     r.raise_for_status()
@@ -103,7 +108,8 @@ def main() -> None:
     ap.add_argument("--expert", default="qwen2.5-coder-0.5b")
     ap.add_argument("--config", type=Path, default=REPO / "experts.real.yaml")
     ap.add_argument("--data", type=Path, default=REPO / ".." / "shared" / "data" / "routing" / "mmlu_pro.jsonl")
-    ap.add_argument("--n", type=int, default=150)
+    ap.add_argument("--n", type=int, default=80)
+    ap.add_argument("--max-chars", type=int, default=700, help="only questions this short (prefill dominates on one CPU core)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--concurrency", type=int, default=4)
     args = ap.parse_args()
@@ -113,7 +119,7 @@ def main() -> None:
     ds = load_dataset(args.data)
     rows = [i for i, s in enumerate(ds.splits) if s == "test"]
     gold = {i: gold_answer(ds.answers[i], {e: float(ds.scores[i, j]) for j, e in enumerate(ds.experts) if not np.isnan(ds.scores[i, j])}) for i in rows}
-    rows = [i for i in rows if gold[i] is not None and len(ds.prompts[i]) < 3000]  # fits max_model_len 2048 tokens
+    rows = [i for i in rows if gold[i] is not None and len(ds.prompts[i]) <= args.max_chars]
     rng = np.random.default_rng(args.seed)
     sample = sorted(rng.choice(rows, size=min(args.n, len(rows)), replace=False).tolist())
     expert = next(e for e in load_config(args.config).experts if e.name == args.expert)
@@ -141,7 +147,7 @@ def main() -> None:
     sim = np.array([math.exp(float(np.mean(token_logprobs(8, bool(y), expert=args.expert, prompt=ds.ids[i])[-ANSWER_TOKENS:])))
                     for y, i in zip(right, sample, strict=True)])  # fmt: skip
     ok = np.isfinite(share)
-    print(f"## {args.expert} on mmlu_pro test ({len(sample)} seeded questions, seed {args.seed}; server start {start_s:.0f}s, "
+    print(f"## {args.expert} on mmlu_pro test ({len(sample)} seeded questions of <= {args.max_chars} chars, seed {args.seed}; server start {start_s:.0f}s, "
           f"{ask_s:.0f}s for the questions at concurrency {args.concurrency})\n")
     print(f"accuracy {right.mean():.3f} (chance 0.10; a letter parsed in {parsed.mean():.0%})\n")
     print("| confidence signal | AUROC for correctness | mean when right | mean when wrong |\n|---|---|---|---|")
