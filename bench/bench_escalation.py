@@ -113,14 +113,16 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: 
     print("\n| policy | accuracy | cost |\n|---|---|---|")
     for name, pick in policies.items():
         print(f"| {name} | {truth[rows, pick].mean():.3f} | {cost_te[rows, pick].mean() * k:.3f} |")
-    t0 = time.perf_counter()
-    signals = ("agreement", "router", "learned") + (("logprob",) if with_logprobs else ())
-    lp = (simulated_logprobs(train), simulated_logprobs(test)) if with_logprobs else None
-    rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp)
-    if rep is None:
-        return
-    print(f"\n### escalation (replayed in {time.perf_counter() - t0:.0f}s)\n")
-    print(escalation_markdown(rep, lambda c: f"{c * k:.3f}"))
+    runs = [("real signals", ("agreement", "router", "posterior", "learned"), None)]
+    if with_logprobs:  # the same router, replayed again with the simulator's log-probabilities as a signal and a feature
+        runs.append(("simulated log-probabilities", ("logprob", "learned"), (simulated_logprobs(train), simulated_logprobs(test))))
+    for title, signals, lp in runs:
+        t0 = time.perf_counter()
+        rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp)
+        if rep is None:
+            return
+        print(f"\n### escalation, {title} (replayed in {time.perf_counter() - t0:.0f}s)\n")
+        print(escalation_markdown(rep, lambda c: f"{c * k:.3f}"))
 
 
 def main() -> None:

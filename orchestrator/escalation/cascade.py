@@ -6,8 +6,14 @@ the router's choice at ``mid_cost_weight`` among those not called yet (a ladder:
 expert whose agreement with tier 1 is evidence), or, when that is None, the expert the router
 rates highest. Tier 3 adds the highest-rated expert not called yet, and more of the best-rated
 until ``vote_size`` experts have answered, so the answers can be voted on. Answers are merged by
-a vote weighted with the router's predicted P(correct); an expert with no extractable answer
-(``None``) votes alone, so it never agrees with anyone.
+a vote weighted with the router's predicted P(correct) (``merge="vote"``), or the best-rated
+expert called so far answers and the others only lend their agreement (``merge="strongest"``:
+an escalation trusts the stronger expert instead of letting two agreeing cheap experts outvote
+it); an expert with no extractable answer (``None``) votes alone, so it never agrees with anyone.
+
+Beside the vote, :func:`answer_posterior` gives each candidate answer a posterior: every expert
+is a noisy voter whose reliability is the router's P(correct) for this query, so agreement of
+two experts the router trusts counts for more than agreement of two it does not.
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CascadePlan", "Tally", "plan_tiers", "tally"]
+__all__ = ["ANSWER_OPTIONS", "MERGES", "CascadePlan", "Tally", "answer_posterior", "plan_tiers", "tally"]
+
+MERGES = ("vote", "strongest")
+ANSWER_OPTIONS = 10  # answers a voter could give when wrong + 1 (MMLU-Pro's ten letters); a prior, calibrated after
 
 
 @dataclass(frozen=True)
@@ -27,9 +36,10 @@ class CascadePlan:
     max_tiers: int = 3
     vote_size: int = 3
     mid_cost_weight: float | None = None
+    merge: str = "vote"
 
     def __post_init__(self) -> None:
-        if self.probes < 1 or self.max_tiers not in (1, 2, 3) or self.vote_size < 1:
+        if self.probes < 1 or self.max_tiers not in (1, 2, 3) or self.vote_size < 1 or self.merge not in MERGES:
             raise ValueError(f"invalid cascade plan {self}")
 
 
@@ -67,19 +77,46 @@ class Tally:
     support: list[int]  # experts that gave the winning answer
     share: float  # weighted vote share of the winning answer
     agree: float  # fraction of called experts that gave the winning answer
+    posterior: float = 0.0  # answer_posterior of the winning answer (0 when it has none)
 
 
-def tally(called: Sequence[int], answers: Sequence[str | None], quality: np.ndarray) -> Tally:
-    """Weighted vote over ``answers[j]`` for ``j`` in ``called`` (weights: predicted P(correct))."""
+def answer_posterior(called: Sequence[int], answers: Sequence[str | None], quality: np.ndarray,
+                     options: int = ANSWER_OPTIONS) -> dict[str, float]:
+    """P(answer is right) per candidate answer: each called expert votes with log-odds
+    ``log((options - 1) * r / (1 - r))``, ``r`` its predicted P(correct) (a right expert gives the
+    answer, a wrong one any of ``options - 1`` others); answers nobody gave share the rest.
+    Experts' errors are correlated, so this is over-confident; the learned signal calibrates it."""
+    score: dict[str, float] = {}
+    for j in called:
+        if answers[j] is not None:
+            r = float(np.clip(quality[j], 0.02, 0.98))
+            score[answers[j]] = score.get(answers[j], 0.0) + float(np.log((options - 1) * r / (1 - r)))
+    if not score:
+        return {}
+    top = max(score.values())
+    mass = {a: float(np.exp(v - top)) for a, v in score.items()}
+    total = sum(mass.values()) + max(options - len(score), 0) * float(np.exp(-top))
+    return {a: v / total for a, v in mass.items()}
+
+
+def tally(called: Sequence[int], answers: Sequence[str | None], quality: np.ndarray, merge: str = "vote") -> Tally:
+    """Merge ``answers[j]`` for ``j`` in ``called``: a vote weighted with predicted P(correct), or
+    (``merge="strongest"``) the answer of the best-rated expert that gave one."""
     groups: dict[object, list[int]] = {}
     for j in called:
         key = answers[j] if answers[j] is not None else ("__none__", j)
         groups.setdefault(key, []).append(j)
     weight = {key: float(sum(max(quality[j], 1e-3) for j in js)) for key, js in groups.items()}
     total = sum(weight.values())
-    # Ties: the group holding the best-rated expert (the stronger model breaks ties).
-    best_key = max(groups, key=lambda key: (weight[key], max(quality[j] for j in groups[key])))
+    with_answer = [j for j in called if answers[j] is not None]
+    if merge == "strongest" and with_answer:
+        best_key: object = answers[max(with_answer, key=lambda j: quality[j])]
+    else:
+        # Ties: the group holding the best-rated expert (the stronger model breaks ties).
+        best_key = max(groups, key=lambda key: (weight[key], max(quality[j] for j in groups[key])))
     support = groups[best_key]
     winner = max(support, key=lambda j: quality[j])
-    return Tally(winner=winner, answer=answers[winner], support=support, share=weight[best_key] / total if total else 0.0,
-                 agree=len(support) / len(called) if answers[winner] is not None else 0.0)
+    answer = answers[winner]
+    return Tally(winner=winner, answer=answer, support=support, share=weight[best_key] / total if total else 0.0,
+                 agree=len(support) / len(called) if answer is not None else 0.0,
+                 posterior=answer_posterior(called, answers, quality).get(answer, 0.0) if answer is not None else 0.0)

@@ -24,7 +24,7 @@ def escalation_inputs(ds: Any, quality: np.ndarray, est_cost: np.ndarray | None,
 
 
 def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, train_cost: np.ndarray,
-                      test_cost: np.ndarray, *, seed: int = 0, signals: tuple[str, ...] = ("agreement", "router", "learned"),
+                      test_cost: np.ndarray, *, seed: int = 0, signals: tuple[str, ...] = ("agreement", "router", "posterior", "learned"),
                       logprobs: tuple[np.ndarray, np.ndarray] | None = None) -> dict | None:
     """The escalation table for a router fitted in this run on ``train`` (its held-out
     predictions tune the thresholds); None when the router has none (loaded from artifacts)."""

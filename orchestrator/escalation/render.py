@@ -16,7 +16,7 @@ def escalation_markdown(esc: dict[str, Any], cost: Any) -> str:
         if "plan" in p:
             plan = p["plan"]
             how = (f"threshold {p['threshold']:g}; {plan['probes']} probe(s) at cost weight {plan['probe_cost_weight']:g}, "
-                   f"{plan['max_tiers']} tiers; CV {p['train_accuracy']:.3f} at {cost(p['train_mean_cost'])}")
+                   f"{plan['max_tiers']} tiers, merge {plan.get('merge', 'vote')}; CV {p['train_accuracy']:.3f} at {cost(p['train_mean_cost'])}")
         rows.append(f"| {name} | {p['accuracy']:.3f} | {cost(p['mean_cost'])} | {cost(p['cost_of_pass'])} | {p['escalation_rate']:.2f} | "
                     f"{p['calls_per_query']:.2f} | {p['top_model_share']:.2f} | {how} |")
     curves = [f"- `{signal}` (its 'beat' plan, test; threshold: accuracy @ cost): " + "; ".join(
@@ -27,5 +27,8 @@ def escalation_markdown(esc: dict[str, Any], cost: Any) -> str:
              "`beat` = the most accurate setting within its cost.", head, *rows]
     if curves:
         lines += ["", "Cost-accuracy curve per signal:", *curves]
+    if esc.get("first_tier_auroc"):
+        lines += ["", "How well each signal separates right from wrong first-tier answers (AUROC, test, its 'beat' plan): " + "; ".join(
+            f"{signal} {a:.3f}" for signal, a in esc["first_tier_auroc"].items())]
     lines += [f"- note: {n}" for n in esc.get("notes", [])]
     return "\n".join(lines[:1] + [""] + lines[1:])

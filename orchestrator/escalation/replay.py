@@ -16,17 +16,18 @@ import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.signals import FEATURES, LearnedConfidence, confidence_features, signal_value
 
-__all__ = ["EscalationInputs", "PLANS", "THRESHOLDS", "Trace", "evaluate_escalation", "stop_at", "trace_plan"]
+__all__ = ["PLANS", "THRESHOLDS", "EscalationInputs", "Trace", "auroc", "evaluate_escalation", "stop_at", "trace_plan"]
 
 THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0001, 0.025), 3))
 PLANS = tuple(
-    CascadePlan(probes=p, probe_cost_weight=w, max_tiers=t, mid_cost_weight=mid)
-    for p, w, (t, mid) in itertools.product((1, 2), (0.3, 1.0), ((2, None), (3, None)))
+    CascadePlan(probes=p, probe_cost_weight=w, max_tiers=t, mid_cost_weight=mid, merge=merge)
+    for p, w, (t, mid), merge in itertools.product((1, 2), (0.3, 1.0), ((2, None), (3, None)), ("vote", "strongest"))
 )
 
 
@@ -70,7 +71,7 @@ def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
         for t in range(T):
             tier = tiers[t] if t < len(tiers) else []
             called += tier
-            tl = tally(called, d.answers[i], d.quality[i])
+            tl = tally(called, d.answers[i], d.quality[i], plan.merge)
             out.score[i, t] = truth[i, tl.winner]
             out.cost_add[i, t] = d.cost[i, tier].sum() if tier else 0.0
             out.calls_add[i, t] = len(tier)
@@ -80,6 +81,7 @@ def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
                 length=None if d.lengths is None else float(np.mean(d.lengths[i, tl.support])),
                 logprob=None if d.logprobs is None else float(d.logprobs[i, tl.winner]), n_called=len(called),
                 gap=max([float(d.quality[i, j]) for j in range(m) if j not in called] or [d.quality[i, tl.winner]]) - float(d.quality[i, tl.winner]),
+                posterior=tl.posterior,
             )
         out.n_tiers[i] = min(len(tiers), T)
     return out
@@ -92,6 +94,12 @@ def stop_at(conf: np.ndarray, threshold: float, n_tiers: np.ndarray) -> np.ndarr
     ok[np.arange(len(conf)), np.maximum(n_tiers - 1, 0)] = True  # the last tier always answers
     ok[:, T - 1] = True
     return ok.argmax(axis=1)
+
+
+def auroc(score: np.ndarray, right: np.ndarray) -> float:
+    """How well a confidence separates right from wrong answers; nan when one class is empty."""
+    right = np.asarray(right, dtype=bool)
+    return float(roc_auc_score(right, score)) if 0 < right.sum() < len(right) else float("nan")
 
 
 def _outcome(tr: Trace, stop: np.ndarray) -> dict[str, np.ndarray]:
@@ -167,7 +175,7 @@ def _dataset_oracle(train: EscalationInputs, test: EscalationInputs) -> np.ndarr
 
 
 def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts: list[str], *,
-                        router_pick: np.ndarray, signals: tuple[str, ...] = ("agreement", "router", "learned"),
+                        router_pick: np.ndarray, signals: tuple[str, ...] = ("agreement", "router", "posterior", "learned"),
                         cv: int = 5, seed: int = 0, plans: tuple[CascadePlan, ...] = PLANS) -> dict:
     """The escalation table: baselines and, per signal, its "match" and "beat" operating points."""
     truth_tr = np.nan_to_num(train.scores, nan=0.0)
@@ -194,6 +202,7 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
         folds[va] = f
     traces = {plan: (trace_plan(train, plan, top), trace_plan(test, plan, top)) for plan in plans}
     curves: dict[str, list[dict[str, float]]] = {}
+    separation: dict[str, float] = {}  # per signal: AUROC of its first-tier confidence for the first tier being right (test)
     for signal in signals:
         if signal == "logprob" and (train.logprobs is None or test.logprobs is None):
             continue
@@ -220,12 +229,14 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
             o = _outcome(te, stop_at(confs[plan], th, te.n_tiers))
             table[f"cascade_{signal}_{goal}"] = {
                 **_summary(o), "threshold": th, "train_accuracy": a, "train_mean_cost": c,
-                "plan": {"probes": plan.probes, "probe_cost_weight": plan.probe_cost_weight, "max_tiers": plan.max_tiers, "mid_cost_weight": plan.mid_cost_weight},
+                "plan": {"probes": plan.probes, "probe_cost_weight": plan.probe_cost_weight, "max_tiers": plan.max_tiers,
+                         "mid_cost_weight": plan.mid_cost_weight, "merge": plan.merge},
                 "description": f"cascade on {signal} confidence, {'cheapest plan matching best single' if goal == 'match' else 'most accurate plan within best single cost'} on train CV",
             }
             if goal == "beat":
+                separation[signal] = auroc(confs[plan][:, 0], te.score[:, 0] >= 0.5)
                 curves[signal] = [{"threshold": float(t), **{k: v for k, v in _summary(_outcome(te, stop_at(confs[plan], t, te.n_tiers))).items() if k in ("accuracy", "mean_cost", "escalation_rate")}}
                                   for t in THRESHOLDS[::4]]
     return {"top_model": experts[top], "train_best_single": {"accuracy": single_acc, "mean_cost": single_cost},
-            "policies": table, "curves": curves,
+            "policies": table, "curves": curves, "first_tier_auroc": separation,
             "notes": [] if train.logprobs is not None else ["no token log-probabilities are recorded in this data: the logprob signal is measured with the simulator (bench/bench_escalation.py --simulated-logprobs)"]}

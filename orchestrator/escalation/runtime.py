@@ -64,6 +64,8 @@ def _cost_norm(cost: np.ndarray) -> np.ndarray:
 def _confidence(opts: EscalationOptions, t, completions_by_idx: dict[int, Any], quality: np.ndarray) -> tuple[float, str | None]:
     if opts.signal == "agreement":
         return t.agree, None
+    if opts.signal == "posterior":
+        return t.posterior, None
     if opts.signal == "logprob":
         lp = mean_logprob(completions_by_idx[t.winner])
         if lp is not None:
@@ -79,7 +81,7 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
     names = [e.name for e in ranked]
     quality = np.array([e.predicted_quality for e in ranked], dtype=float)
     est = np.array([e.est_cost or 0.0 for e in ranked], dtype=float)
-    plan = CascadePlan(probes=opts.probes, probe_cost_weight=opts.probe_cost_weight, max_tiers=opts.max_tiers)
+    plan = CascadePlan(probes=opts.probes, probe_cost_weight=opts.probe_cost_weight, max_tiers=opts.max_tiers, merge=opts.merge)
     tiers = plan_tiers(quality, _cost_norm(est), plan)
     out = CascadeOutcome(completions=[], failures=[])
     if opts.signal == "logprob":
@@ -118,7 +120,7 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
             out.stopped = "failed"
             out.events.append(TraceEvent("escalation", {**decision_row, "accepted": False, "stopped": "failed"}))
             continue
-        t = tally(list(answered), answers, quality)
+        t = tally(list(answered), answers, quality, opts.merge)
         conf, note = _confidence(opts, t, answered, quality)
         out.confidence = conf
         accept = conf >= opts.threshold and not failed
@@ -135,7 +137,7 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
     if not answered:
         tried = ", ".join(f[0] for f in out.failures) or "none"
         raise ExpertUnavailable(tried, "every expert of the cascade failed: " + "; ".join(f[1] for f in out.failures))
-    winner = tally(list(answered), answers, quality).winner
+    winner = tally(list(answered), answers, quality, opts.merge).winner
     out.completions = [answered[winner], *[c for j, c in answered.items() if j != winner]]
     return out
 

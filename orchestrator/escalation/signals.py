@@ -4,6 +4,8 @@
   merged answer (needs two or more experts; a missing answer agrees with nobody);
 - ``router``: the router's predicted P(correct) of the expert whose answer is returned;
 - ``logprob``: exp(mean token log-probability) of that expert's answer (vLLM's ``logprobs``);
+- ``posterior``: the merged answer's posterior when every called expert is a voter as reliable as
+  the router predicts for this query (:func:`~orchestrator.escalation.cascade.answer_posterior`);
 - ``learned``: a logistic regression over all of the above plus answer length, a missing-answer
   flag and the router's predicted gain from escalating, fitted on held-out training rows per
   tier, so its output is a calibrated P(correct).
@@ -17,12 +19,12 @@ import numpy as np
 
 __all__ = ["FEATURES", "SIGNALS", "LearnedConfidence", "confidence_features", "signal_value"]
 
-SIGNALS = ("agreement", "router", "logprob", "learned")
-FEATURES = ("agree", "share", "router_p", "missing", "log_length", "logprob_p", "n_called", "gap")
+SIGNALS = ("agreement", "router", "logprob", "posterior", "learned")
+FEATURES = ("agree", "share", "router_p", "missing", "log_length", "logprob_p", "n_called", "gap", "posterior")
 
 
 def confidence_features(*, agree: float, share: float, router_p: float, missing: bool, length: float | None,
-                        logprob: float | None, n_called: int, gap: float = 0.0) -> np.ndarray:
+                        logprob: float | None, n_called: int, gap: float = 0.0, posterior: float = 0.0) -> np.ndarray:
     """One feature row (see ``FEATURES``); unknown length/logprob become neutral values.
     ``gap``: how much better the router rates the best expert not called yet (what escalating
     could gain)."""
@@ -32,12 +34,13 @@ def confidence_features(*, agree: float, share: float, router_p: float, missing:
         0.5 if logprob is None or not np.isfinite(logprob) else float(np.exp(min(logprob, 0.0))),
         float(n_called),
         float(gap),
+        float(posterior),
     ])
 
 
 def signal_value(name: str, features: np.ndarray) -> np.ndarray:
     """The raw (unlearned) signal from feature rows ``(n, len(FEATURES))``."""
-    col = {"agreement": "agree", "router": "router_p", "logprob": "logprob_p"}[name]
+    col = {"agreement": "agree", "router": "router_p", "logprob": "logprob_p", "posterior": "posterior"}[name]
     return features[:, FEATURES.index(col)]
 
 

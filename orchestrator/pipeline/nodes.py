@@ -225,6 +225,8 @@ async def aggregate(state: PipelineState, runtime: Runtime[PipelineContext]) -> 
     decision = state.decision
     assert decision is not None
     mode = ctx.aggregator.mode_for(state.options.category or decision.category, state.options.aggregation)
+    if state.options.escalation is not None and state.options.aggregation is None:
+        mode = "best"  # the cascade already merged its answers (its own rule, as replayed offline): its answer comes first
     candidates = [Candidate(c.expert, c.text) for c in state.completions]
     live = state.stream and ctx.stream is not None and state.streamed is None and not _buffered(state, ctx)
     streamed: list[bool] = []

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from orchestrator.escalation import CascadePlan, LearnedConfidence, plan_tiers, tally
+from orchestrator.escalation.cascade import answer_posterior
 from orchestrator.escalation.replay import EscalationInputs, Trace, evaluate_escalation, stop_at, trace_plan
 from orchestrator.escalation.signals import FEATURES, confidence_features, signal_value
 
@@ -110,3 +111,58 @@ def test_a_tuned_cascade_beats_the_strong_expert_at_a_fraction_of_its_cost():
     assert pol["cascade_router_match"]["escalation_rate"] in (0.0, 1.0)  # a constant signal cannot separate rows
     assert set(out["curves"]) >= {"logprob", "learned"}
     assert pol["oracle"]["accuracy"] >= max(p["accuracy"] for p in pol.values()) - 1e-12
+
+
+def test_one_voter_s_posterior_is_its_reliability_and_trusted_agreement_counts_more():
+    assert answer_posterior([2], ["A", "B", "C"], QUALITY, options=10) == {"C": pytest.approx(0.9)}
+    trusted = answer_posterior([1, 2], ["B", "A", "A"], QUALITY)["A"]
+    doubtful = answer_posterior([0, 1], ["A", "A", "B"], QUALITY)["A"]
+    assert doubtful < trusted and 0.9 < trusted < 1.0
+    assert answer_posterior([0, 1], [None, None, "A"], QUALITY) == {}
+    # Disagreeing voters split the mass; the unseen answers keep some of it.
+    split = answer_posterior([0, 1, 2], ["A", "B", "C"], QUALITY)
+    assert split["C"] > split["B"] > split["A"] and sum(split.values()) < 1.0
+
+
+def test_merge_strongest_lets_the_best_rated_expert_answer_and_the_others_only_agree():
+    assert tally([0, 1, 2], ["B", "B", "A"], QUALITY).answer == "B"  # the vote: two cheap experts outvote the strong one
+    t = tally([0, 1, 2], ["B", "B", "A"], QUALITY, "strongest")
+    assert t.answer == "A" and t.winner == 2 and t.agree == pytest.approx(1 / 3)
+    assert t.posterior == pytest.approx(answer_posterior([0, 1, 2], ["B", "B", "A"], QUALITY)["A"])
+    # The strongest gave no extractable answer: the best-rated expert that did answers.
+    assert tally([0, 1, 2], ["B", "C", None], QUALITY, "strongest").winner == 1
+    with pytest.raises(ValueError, match="invalid cascade plan"):
+        CascadePlan(merge="loudest")
+
+
+def test_the_posterior_signal_reads_its_feature():
+    f = confidence_features(agree=1.0, share=1.0, router_p=0.8, missing=False, length=None, logprob=None, n_called=2, posterior=0.97)[None, :]
+    assert signal_value("posterior", f)[0] == pytest.approx(0.97)
+
+
+def _herd(n: int, seed: int, herd_wrong: float) -> EscalationInputs:
+    """Two cheap experts share their mistakes (a herd), the strong one is right on 90%: the
+    strong expert should answer alone once called, not be outvoted by the herd."""
+    rng = np.random.default_rng(seed)
+    strong_ok = rng.random(n) < 0.9
+    herd_ok = rng.random(n) > herd_wrong
+    answers = [["A" if h else "W", "A" if h else "W", "A" if s else "Z"] for h, s in zip(herd_ok, strong_ok, strict=True)]
+    scores = np.stack([herd_ok, herd_ok, strong_ok], axis=1).astype(float)
+    q = np.tile([0.55, 0.55, 0.9], (n, 1))
+    return EscalationInputs(scores=scores, cost=np.tile([0.01, 0.01, 1.0], (n, 1)), answers=answers, quality=q,
+                            cost_norm=np.tile([0.0, 0.0, 1.0], (n, 1)), tasks=["t"] * n)
+
+
+def test_plans_and_merges_are_chosen_on_train_folds_and_test_only_reports_them():
+    plans = tuple(CascadePlan(probes=2, probe_cost_weight=1.0, max_tiers=2, merge=m) for m in ("vote", "strongest"))
+    # On train the herd is wrong half the time: only "strongest" lets the strong expert's answer through.
+    train = _herd(500, 0, herd_wrong=0.5)
+    out = evaluate_escalation(train, _herd(300, 1, herd_wrong=0.5), ["h1", "h2", "strong"], router_pick=np.full(300, 2),
+                              signals=("router",), plans=plans)
+    chosen = out["policies"]["cascade_router_match"]
+    assert chosen["plan"]["merge"] == "strongest" and chosen["train_accuracy"] >= 0.85
+    # A test split where the herd is never wrong changes the score, not the choice.
+    again = evaluate_escalation(train, _herd(300, 1, herd_wrong=0.0), ["h1", "h2", "strong"], router_pick=np.full(300, 2),
+                                signals=("router",), plans=plans)["policies"]["cascade_router_match"]
+    assert (again["plan"], again["threshold"], again["train_accuracy"]) == (chosen["plan"], chosen["threshold"], chosen["train_accuracy"])
+    assert 0.5 <= out["first_tier_auroc"]["router"] <= 1.0

@@ -137,3 +137,16 @@ def test_mean_logprob_reads_lists_and_openai_shapes():
 def test_unknown_escalation_fields_are_rejected():
     with pytest.raises(ValueError, match="extra"):
         RequestOptions.model_validate({"escalation": {"signal": "router", "bogus": 1}})
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("threshold", "calls", "text"), [(0.85, ["alpha", "delta"], "The answer is 41."),
+                                                          (0.86, ["alpha", "delta", "gamma"], "The answer is 42.")])
+async def test_posterior_signal_and_the_strongest_expert_answering_after_an_escalation(threshold, calls, text):
+    # alpha (P 0.6) and delta (P 0.3) agree: posterior 13.5 * 3.857 / (13.5 * 3.857 + 9) = 0.853.
+    experts = FakeExperts({"alpha": "The answer is 41.", "delta": "The answer is 41.", "gamma": "The answer is 42."})
+    result = await run(experts, signal="posterior", threshold=threshold, probes=2, max_tiers=2, probe_cost_weight=5.0, merge="strongest")
+    assert sorted(c[0] for c in experts.calls) == sorted(calls)
+    assert steps(result, "escalation")[0]["confidence"] == pytest.approx(0.853, abs=1e-3)
+    # Escalated: gamma answers even though two cheaper experts agree on another answer.
+    assert result.text == text
