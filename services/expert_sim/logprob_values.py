@@ -2,10 +2,14 @@
 
 vLLM returns per-token log-probabilities (``logprobs: true``); a cascade reads them as the
 expert's confidence. Replayed answers know whether they were right, so their log-probabilities
-follow it, with noise: a right answer is confident (answer tokens p ~ 0.6-0.99, reasoning
-tokens a little surer), a wrong one less so (answer tokens p ~ 0.15-0.85), so the two overlap
-as real models' do (confident mistakes exist). A template answer (nothing recorded) sits in
-between. Values are deterministic per (seed, expert, prompt), like the answers themselves.
+follow it, with noise: a right answer is confident (answer tokens p ~ 0.6-0.99), a wrong one
+less so (p ~ 0.15-0.85), so the two overlap as real models' do (confident mistakes exist). A
+template answer (nothing recorded) sits in between. That one draw per answer is the only place
+correctness enters: the reasoning tokens are a little surer than the answer and follow the same
+draw. (Drawn independently per token from right/wrong ranges, their mean over a long answer
+averaged the noise away and separated right from wrong almost perfectly, AUROC 0.99 instead of
+the ~0.87 the answer-token ranges declare.) Values are deterministic per (seed, expert, prompt),
+like the answers themselves.
 
 This module owns only the *values* (and the alternatives ranked below each sampled token);
 the wire shape (``choices[].logprobs``) lives in ``logprobs.py``.
@@ -23,7 +27,7 @@ __all__ = ["ANSWER_TOKENS", "TokenLogprob", "answer_probability_range", "token_e
 
 ANSWER_TOKENS = 4  # the closing "The answer is X." carries the answer's own confidence
 _RIGHT, _WRONG, _UNKNOWN = (0.6, 0.99), (0.15, 0.85), (0.35, 0.95)
-_REASONING = {True: (0.75, 0.995), False: (0.5, 0.98), None: (0.6, 0.99)}
+_REASONING_LIFT = 0.5  # reasoning tokens sit half-way between the answer's confidence and certainty
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,8 @@ def token_logprobs(n_tokens: int, correct: bool | None, *, seed: object = 0, exp
     answer_p = rng.uniform(lo, hi)
     n_answer = min(ANSWER_TOKENS, n_tokens)
     answer = np.clip(answer_p + rng.normal(0.0, 0.03, n_answer), 1e-4, 1.0)
-    rlo, rhi = _REASONING[correct]
-    reasoning = rng.uniform(rlo, rhi, n_tokens - n_answer)
+    level = answer_p + _REASONING_LIFT * (1.0 - answer_p)
+    reasoning = np.clip(level + rng.normal(0.0, 0.03, n_tokens - n_answer), 1e-4, 1.0)
     return [float(v) for v in np.log(np.concatenate([reasoning, answer]))]
 
 

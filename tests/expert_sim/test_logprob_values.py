@@ -30,3 +30,17 @@ def test_right_answers_are_more_confident_than_wrong_ones_but_they_overlap():
     assert right.mean() > 0.75 and wrong.mean() < 0.55
     unknown = np.array([_answer_p(None, i) for i in range(300)])
     assert wrong.mean() < unknown.mean() < right.mean()
+
+
+def test_the_mean_over_a_long_answer_is_no_surer_a_signal_than_the_answer_tokens():
+    """Cascades read the mean log-probability of the whole answer; averaging many reasoning
+    tokens must not sharpen the declared overlap into a near-perfect signal."""
+
+    def auroc(values_of):
+        right = np.array([values_of(token_logprobs(200, True, expert="e", prompt=f"q{i}")) for i in range(300)])
+        wrong = np.array([values_of(token_logprobs(200, False, expert="e", prompt=f"q{i}")) for i in range(300)])
+        return (right[:, None] > wrong[None, :]).mean()
+
+    whole, answer = auroc(np.mean), auroc(lambda v: np.mean(v[-ANSWER_TOKENS:]))
+    assert whole < 0.95
+    assert abs(whole - answer) < 0.03
