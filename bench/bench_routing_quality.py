@@ -70,34 +70,43 @@ def fmt_cost(c: float | None, unit: str | None) -> str:
 
 @dataclass
 class TierRow:
-    """One file's tier comparison: accuracy (and cost) per tier at the default dial and at weight 0."""
+    """One file's tier comparison: accuracy (and cost) per tier at the default dial and at weight 0.
+    ``static`` is what ships (the router fitted on the static tier's own vectors, as ``orchestrator
+    train`` does); ``projected`` is the MiniLM-fitted router reading static vectors (before)."""
 
     file: str
     minilm: tuple[float, float | None]
     static: tuple[float, float | None]
     minilm_w0: float
     static_w0: float
+    projected: float
 
 
-def static_test_embeddings(emb: Embedder, train, Xtr: np.ndarray, test) -> np.ndarray:
-    """The static tier distilled on train only (as ``orchestrator train`` does), embedding test."""
+def static_tier(emb: Embedder, train, Xtr: np.ndarray):
+    """The static tier distilled on train only (as ``orchestrator train`` does)."""
     from orchestrator.router.static_tier import StaticEmbedder
     from router_training.static_distill import distil_static_tier
 
-    return StaticEmbedder(distil_static_tier(emb, train.prompts, Xtr), base=emb).encode(query_views(test.prompts))
+    return StaticEmbedder(distil_static_tier(emb, train.prompts, Xtr), base=emb)
 
 
-def tier_row(name: str, router, test, Xte, Xs, truth, cost) -> TierRow:
-    return TierRow(name, evaluate(router, test, Xte, truth, cost), evaluate(router, test, Xs, truth, cost),
-                   evaluate(router, test, Xte, truth, cost, cost_weight=0.0)[0], evaluate(router, test, Xs, truth, cost, cost_weight=0.0)[0])
+def tier_row(name: str, router, train, test, Xte, static, truth, cost) -> TierRow:
+    from router_training.train import fit_static_tier_router
+
+    router.static_tier_ = static.table
+    twin = fit_static_tier_router(router, train)
+    Xs = static.encode(query_views(test.prompts))
+    return TierRow(name, evaluate(router, test, Xte, truth, cost), evaluate(twin, test, Xs, truth, cost),
+                   evaluate(router, test, Xte, truth, cost, cost_weight=0.0)[0], evaluate(twin, test, Xs, truth, cost, cost_weight=0.0)[0],
+                   evaluate(router, test, Xs, truth, cost)[0])
 
 
 def print_tiers(rows: list[TierRow], bar: float = 0.005) -> None:
     print(f"\n## embedding tiers, same router (test split; default dial = cost_weight 'cv'; bar: within {bar} of the best tier)")
-    print("| file | minilm acc | static acc | static - minilm | minilm acc (w=0) | static acc (w=0) | gap (w=0) | static cost / minilm |\n|---|---|---|---|---|---|---|---|")
+    print("| file | minilm acc | static acc | static - minilm | minilm acc (w=0) | static acc (w=0) | gap (w=0) | static cost / minilm | static, MiniLM-fitted router |\n|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         ratio = "-" if r.minilm[1] is None or not r.minilm[1] else f"{r.static[1] / r.minilm[1]:.2f}x"
-        print(f"| {r.file} | {r.minilm[0]:.3f} | {r.static[0]:.3f} | {r.static[0] - r.minilm[0]:+.3f} | {r.minilm_w0:.3f} | {r.static_w0:.3f} | {r.static_w0 - r.minilm_w0:+.3f} | {ratio} |")
+        print(f"| {r.file} | {r.minilm[0]:.3f} | {r.static[0]:.3f} | {r.static[0] - r.minilm[0]:+.3f} | {r.minilm_w0:.3f} | {r.static_w0:.3f} | {r.static_w0 - r.minilm_w0:+.3f} | {ratio} | {r.projected:.3f} |")
     for tier in ("minilm", "static"):
         worst = max(max(r.minilm[0], r.static[0]) - getattr(r, tier)[0] for r in rows)
         print(f"{tier}: mean accuracy {np.mean([getattr(r, tier)[0] for r in rows]):.4f}; worst shortfall vs the best tier {worst:.4f} "
@@ -121,7 +130,7 @@ def run_tiers(path: Path, emb: Embedder) -> TierRow:
     _, train, test, Xtr, Xte = split_file(path, emb)
     router = TwoLevelRouter(embedder=emb).fit(train, embeddings=Xtr)
     cost, _ = test.cost_matrix()
-    return tier_row(path.stem, router, test, Xte, static_test_embeddings(emb, train, Xtr, test), np.nan_to_num(test.scores), cost)
+    return tier_row(path.stem, router, train, test, Xte, static_tier(emb, train, Xtr), np.nan_to_num(test.scores), cost)
 
 
 def run_file(path: Path, emb: Embedder, static: bool) -> TierRow | None:
@@ -141,9 +150,8 @@ def run_file(path: Path, emb: Embedder, static: bool) -> TierRow | None:
     rows.append(("  CoE only (category -> expert)", *evaluate(router, test, Xte, truth, cost, mode="category")))
     rows.append(("  Symbolic-MoE recruiter only", *evaluate(router, test, Xte, truth, cost, mode="recruiter")))
     if static:
-        Xs = static_test_embeddings(emb, train, Xtr, test)
-        rows.append(("  same router, static embedding tier", *evaluate(router, test, Xs, truth, cost)))
-        tiers = tier_row(path.stem, router, test, Xte, Xs, truth, cost)
+        tiers = tier_row(path.stem, router, train, test, Xte, static_tier(emb, train, Xtr), truth, cost)
+        rows.append(("  static embedding tier (its own router, as shipped)", *tiers.static))
     rows.append(("best single (picked on train)", *evaluate(BestSingleRouter().fit(train), test, Xte, truth, cost)))
     rows.append(("kNN k=20", *evaluate(KNNRouter(20).fit(train, embeddings=Xtr), test, Xte, truth, cost)))
     rows.append(("per-expert logistic regression", *evaluate(ScoreRegressionRouter().fit(train, embeddings=Xtr), test, Xte, truth, cost)))

@@ -24,11 +24,12 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 ROUTER_FILE = "router.joblib"
 STATIC_FILE = "static_tier.joblib"
+STATIC_ROUTER_FILE = "static_router.joblib"  # the router fitted on the static tier's vectors (optional)
 TIERS = ("static", "minilm")
-# The shipped default: the static tier keeps 0.58x of pass-through's requests/s at 16 clients
-# where MiniLM keeps 0.35x (bench_gateway_overhead), and routes within 0.005 of MiniLM's accuracy
-# on three shared files but 0.009 below it on mmlu_pro (bench_routing_quality --tiers-only):
-# neither tier meets both bars, static misses by less. Numbers in docs/benchmarks.md.
+# The shipped default: with its own router (fitted on its vectors) the static tier routes within
+# 0.004 of MiniLM's accuracy on every shared file (bench_routing_quality --tiers-only) and keeps
+# 0.35-0.58x of pass-through's requests/s at 16 clients where MiniLM keeps 0.24-0.35x
+# (bench_gateway_overhead). Numbers in docs/benchmarks.md.
 DEFAULT_TIER = "static"
 
 
@@ -45,6 +46,12 @@ def _base_embedder(embedder: Any) -> Any:
     return getattr(embedder, "base", embedder)
 
 
+def _blob(router: Any) -> dict[str, Any]:
+    """A fitted router's constructor params (less the embedder) and fitted state."""
+    params = {k: v for k, v in router.get_params().items() if k != "embedder"}
+    return {"params": params, "state": {k: v for k, v in vars(router).items() if k.endswith("_") and not k.startswith("_")}}
+
+
 def save_router(router: Any, path: Path) -> None:
     import joblib
 
@@ -54,14 +61,16 @@ def save_router(router: Any, path: Path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     embedder = router._get_embedder()
     base = _base_embedder(embedder)
-    params = {k: v for k, v in router.get_params().items() if k != "embedder"}
-    state = {k: v for k, v in vars(router).items() if k.endswith("_") and not k.startswith("_")}
-    joblib.dump({"params": params, "state": state}, path / ROUTER_FILE, compress=3)
+    joblib.dump(_blob(router), path / ROUTER_FILE, compress=3)
     files = [ROUTER_FILE]
     static = getattr(router, "static_tier_", None)
     if static is not None:
         joblib.dump(static, path / STATIC_FILE)
         files.append(STATIC_FILE)
+        twin = getattr(router, "_static_router", None)
+        if twin is not None:
+            joblib.dump(_blob(twin), path / STATIC_ROUTER_FILE, compress=3)
+            files.append(STATIC_ROUTER_FILE)
     manifest = {
         "format_version": FORMAT_VERSION,
         "kind": "TwoLevelRouter",
@@ -140,13 +149,16 @@ def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = DEFA
         )
     if manifest.get("prompt_view_version") != VIEW_VERSION:
         raise ArtifactError(f"{path} was trained with another prompt view (version {manifest.get('prompt_view_version')}); retrain")
+    # The static tier routes with the router fitted on its own vectors when the artifact has one
+    # (older artifacts: the MiniLM-fitted router reads the projected static vectors).
+    state_file = STATIC_ROUTER_FILE if tier == "static" and (path / STATIC_ROUTER_FILE).is_file() else ROUTER_FILE
     try:
-        blob = joblib.load(path / ROUTER_FILE)
+        blob = joblib.load(path / state_file)
         router = cls(**blob["params"], embedder=embedder)
         for k, v in blob["state"].items():
             setattr(router, k, v)
     except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable artifact
-        raise ArtifactError(f"{path / ROUTER_FILE} cannot be loaded ({type(exc).__name__}: {exc}); retrain") from exc
+        raise ArtifactError(f"{path / state_file} cannot be loaded ({type(exc).__name__}: {exc}); retrain") from exc
     import numpy as np
 
     router._rng = np.random.default_rng(router.random_state)

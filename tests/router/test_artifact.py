@@ -74,6 +74,30 @@ def test_static_tier_round_trips_and_routes(tmp_path, fitted, embedder, dataset)
     assert len(loaded.route(dataset.split("test").prompts[:4])) == 4
 
 
+def test_the_static_tier_routes_with_the_router_fitted_on_its_own_vectors(tmp_path, fitted, embedder, dataset):
+    """`train` fits a twin router on the static tier's vectors (what it sees when serving); the
+    static tier loads the twin, MiniLM the router fitted on MiniLM's vectors."""
+    import copy
+
+    import numpy as np
+
+    vocab, dim = 30522, embedder.dim
+    table = {"vectors": np.random.default_rng(0).normal(size=(vocab, dim)).astype(np.float16), "weights": np.ones(vocab, dtype=np.float32),
+             "W": np.eye(dim, dtype=np.float32), "b": np.zeros(dim, dtype=np.float32)}
+    twin = copy.copy(fitted)
+    twin.cv_cost_weight_ = 0.123  # marks the twin's state
+    fitted.static_tier_, fitted._static_router = table, twin
+    try:
+        fitted.save(tmp_path / "r")
+    finally:
+        del fitted.static_tier_, fitted._static_router
+    assert "static_router.joblib" in json.loads((tmp_path / "r" / "manifest.json").read_text())["files"]  # checksummed too
+    static = TwoLevelRouter.load(tmp_path / "r", embedder=embedder, tier="static")
+    minilm = TwoLevelRouter.load(tmp_path / "r", embedder=embedder, tier="minilm")
+    assert static.cv_cost_weight_ == 0.123 and minilm.cv_cost_weight_ == fitted.cv_cost_weight_
+    assert len(static.route(dataset.split("test").prompts[:4])) == 4
+
+
 def test_the_shipped_default_tier_is_static_everywhere_it_is_chosen():
     """One default, as docs/benchmarks.md and the README say: train distils the static tier,
     and serve, the gateway, its launcher and `route` load it unless told otherwise."""
