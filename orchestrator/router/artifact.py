@@ -47,9 +47,11 @@ def _base_embedder(embedder: Any) -> Any:
 
 
 def _blob(router: Any) -> dict[str, Any]:
-    """A fitted router's constructor params (less the embedder) and fitted state."""
+    """A fitted router's constructor params (less the embedder) and fitted state. The static
+    tier's table (~24 MB) has a file of its own (STATIC_FILE), so the state leaves it out."""
     params = {k: v for k, v in router.get_params().items() if k != "embedder"}
-    return {"params": params, "state": {k: v for k, v in vars(router).items() if k.endswith("_") and not k.startswith("_")}}
+    state = {k: v for k, v in vars(router).items() if k.endswith("_") and not k.startswith("_") and k != "static_tier_"}
+    return {"params": params, "state": state}
 
 
 def save_router(router: Any, path: Path) -> None:

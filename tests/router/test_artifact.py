@@ -68,6 +68,9 @@ def test_static_tier_round_trips_and_routes(tmp_path, fitted, embedder, dataset)
         fitted.save(tmp_path / "r")
     finally:
         del fitted.static_tier_
+    import joblib
+
+    assert "static_tier_" not in joblib.load(tmp_path / "r" / "router.joblib")["state"]  # stored once, in its own file
     loaded = TwoLevelRouter.load(tmp_path / "r", embedder=embedder)  # static is the default tier
     assert isinstance(loaded.embedder, StaticEmbedder) and loaded.embedder.base.fingerprint == embedder.fingerprint
     assert loaded.embedding_tier == "static" and loaded.tier_warning is None
