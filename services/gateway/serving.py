@@ -136,8 +136,6 @@ class ChatService:
                 yield error_event(exc)
                 yield "data: [DONE]\n\n"
                 return
-            finally:
-                await pump.aclose()
             assert result is not None
             self.gw.metrics.observe_trace(result.trace)
             _log_routed(result)
@@ -207,8 +205,6 @@ class ChatService:
                 yield error_event(exc)
                 yield "data: [DONE]\n\n"
                 return
-            finally:
-                await pump.aclose()
             completion = self._streamed_completion(stream, messages, pieces)
             self.gw.metrics.observe_direct(expert, completion.prompt_tokens, completion.completion_tokens, completion.cost_usd)
             # The cost is known only now, after the headers went out: it rides in the trace.
