@@ -13,11 +13,9 @@ __all__ = ["Hit", "VectorStore"]
 
 
 @dataclass(frozen=True)
-class Hit:
-    source: str
-    ordinal: int
-    title: str
-    text: str
+class Hit(Chunk):
+    """A stored chunk found by a search, with how close it is."""
+
     score: float
     """Cosine similarity to the query (higher is closer)."""
 
