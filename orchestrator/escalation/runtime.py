@@ -24,6 +24,7 @@ from orchestrator.errors import ExpertError, ExpertUnavailable
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.options import EscalationOptions
 from orchestrator.experts.types import mean_token_logprob
+from orchestrator.router.selection import CostScale
 from orchestrator.trace import TraceEvent
 
 __all__ = ["CascadeOutcome", "escalate", "escalation_headers", "mean_logprob"]
@@ -51,16 +52,6 @@ class CascadeOutcome:
         return max(0, self.tiers_used - 1)
 
 
-def _cost_norm(cost: np.ndarray) -> np.ndarray:
-    """The router's log cost scale, rebuilt from the ranked experts' expected costs."""
-    positive = cost[cost > 0]
-    if not len(positive):
-        return np.zeros_like(cost)
-    lo, hi = float(positive.min()), float(cost.max())
-    span = math.log1p(hi / lo)
-    return np.log1p(np.maximum(cost, 0.0) / lo) / (span if span > 0 else 1.0)
-
-
 def _confidence(opts: EscalationOptions, t, completions_by_idx: dict[int, Any], quality: np.ndarray) -> tuple[float, str | None]:
     if opts.signal == "agreement":
         return t.agree, None
@@ -82,7 +73,7 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
     quality = np.array([e.predicted_quality for e in ranked], dtype=float)
     est = np.array([e.est_cost or 0.0 for e in ranked], dtype=float)
     plan = CascadePlan(probes=opts.probes, probe_cost_weight=opts.probe_cost_weight, max_tiers=opts.max_tiers, merge=opts.merge)
-    tiers = plan_tiers(quality, _cost_norm(est), plan)
+    tiers = plan_tiers(quality, CostScale.fit(est)(est), plan)  # the router's log cost scale, over these experts
     out = CascadeOutcome(completions=[], failures=[])
     if opts.signal == "logprob":
         params = {**params, "logprobs": True}  # vLLM returns token log-probabilities only when asked
