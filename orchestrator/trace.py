@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Trace", "TraceEvent", "timed_event"]
+__all__ = ["Trace", "TraceEvent", "call_events", "expert_event", "timed_event"]
 
 
 @dataclass
@@ -99,3 +99,29 @@ class Trace:
             "cost_usd": round(self.cost_usd, 10),
             "events": [e.to_dict() for e in self.events],
         }
+
+
+def call_events(events: list[Any]) -> dict[str, Any]:
+    """One expert call's own story (queue wait, swaps, retries, breaker, fallbacks), oldest first."""
+    return {"events": [{"kind": e.kind, "detail": e.detail} for e in events]} if events else {}
+
+
+def expert_event(completion: Any, started: float, duration: float) -> TraceEvent:
+    """The ``expert`` trace event of one answered call (an ``orchestrator.experts`` Completion), the
+    same wherever the call was made: dispatch, retrieval, the cascade, pass-through."""
+    decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
+    # Time queued in the scheduler (for a slot, and for any swap) vs the expert call itself.
+    decision["queue_ms"] = round(completion.queue_s * 1000, 3)
+    if completion.ttft_s is not None:
+        decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
+    decision.update(call_events(completion.events))
+    return TraceEvent(
+        "expert",
+        decision,
+        started,
+        duration,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cost_usd=completion.cost_usd,
+        expert=completion.expert,
+    )

@@ -25,7 +25,7 @@ from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.options import EscalationOptions
 from orchestrator.experts.types import mean_token_logprob
 from orchestrator.router.selection import CostScale
-from orchestrator.trace import TraceEvent
+from orchestrator.trace import TraceEvent, call_events, expert_event
 
 __all__ = ["CascadeOutcome", "escalate", "escalation_headers", "mean_logprob"]
 
@@ -93,16 +93,17 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
             if isinstance(r, ExpertError | TimeoutError):
                 out.failures.append((names[j], str(r), type(r).__name__))
                 failed.append(names[j])
-                out.events.append(TraceEvent("expert", {"ok": False, "error": str(r), "tier": level}, duration_s=time.perf_counter() - t0, expert=names[j]))
+                out.events.append(TraceEvent("expert", {"ok": False, "error": str(r), "tier": level, **call_events(getattr(r, "events", []))},
+                                             duration_s=time.perf_counter() - t0, expert=names[j]))
             elif isinstance(r, BaseException):
                 raise r
             else:
                 answered[j] = r
                 answers[j] = extract_answer(r.text)
                 spent += float(r.cost_usd)
-                out.events.append(TraceEvent("expert", {"ok": True, "tier": level, "finish_reason": r.finish_reason},
-                                             duration_s=r.latency_s, prompt_tokens=r.prompt_tokens,
-                                             completion_tokens=r.completion_tokens, cost_usd=r.cost_usd, expert=r.expert))
+                event = expert_event(r, time.time() - r.latency_s, r.latency_s)
+                event.decision["tier"] = level
+                out.events.append(event)
         out.tiers_used = level
         decision_row: dict[str, Any] = {"tier": level, "experts": [names[j] for j in tier], "signal": opts.signal, "threshold": opts.threshold}
         if failed:

@@ -23,9 +23,9 @@ from orchestrator.experts.types import Completion
 from orchestrator.pipeline.context import PipelineContext
 from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineState
-from orchestrator.trace import TraceEvent, timed_event
+from orchestrator.trace import TraceEvent, call_events, expert_event, timed_event
 
-__all__ = ["aggregate", "dispatch", "expert_event", "last_user_text", "respond", "retrieval_gate", "route", "route_kwargs", "verify"]
+__all__ = ["aggregate", "dispatch", "last_user_text", "respond", "retrieval_gate", "route", "route_kwargs", "verify"]
 
 
 def last_user_text(messages: list[dict[str, Any]]) -> str:
@@ -88,7 +88,7 @@ async def retrieval_gate(state: PipelineState, runtime: Runtime[PipelineContext]
     """Decide whether (and how much) to retrieve; put the passages into the prompt (see ``orchestrator.retrieval.node``)."""
     from orchestrator.retrieval.node import gate_step
 
-    return await gate_step(state, runtime.context, last_user_text(state.messages), expert_event)
+    return await gate_step(state, runtime.context, last_user_text(state.messages))
 
 
 async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:
@@ -134,7 +134,7 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
                     raise  # the client already has this expert's tokens: no silent switch mid-answer
                 errors.append(exc)
                 failures.append(ExpertFailure(expert, str(exc), type(exc).__name__))
-                events.append(TraceEvent("expert", {"ok": False, "error": str(exc), **_call_events(exc.events if isinstance(exc, ExpertError) else [])},
+                events.append(TraceEvent("expert", {"ok": False, "error": str(exc), **call_events(exc.events if isinstance(exc, ExpertError) else [])},
                                          started, time.perf_counter() - t0, expert=expert))
                 expert = spares.pop(0) if spares else None
                 continue
@@ -193,31 +193,6 @@ def _raise_client_error(errors: list[BaseException]) -> None:
     statuses = [getattr(e, "status_code", None) for e in errors]
     if errors and all(s is not None and 400 <= s < 500 and s not in (408, 429) for s in statuses):
         raise errors[0]
-
-
-def _call_events(events: list[Any]) -> dict[str, Any]:
-    """The call's own story (queue wait, swaps, retries, breaker, fallbacks), oldest first."""
-    return {"events": [{"kind": e.kind, "detail": e.detail} for e in events]} if events else {}
-
-
-def expert_event(completion: Completion, started: float, duration: float) -> TraceEvent:
-    """The ``expert`` trace event of one answered call (the pipeline's, and the pass-through's)."""
-    decision: dict[str, Any] = {"ok": True, "finish_reason": completion.finish_reason, "attempts": completion.attempts}
-    # Time queued in the scheduler (for a slot, and for any swap) vs the expert call itself.
-    decision["queue_ms"] = round(completion.queue_s * 1000, 3)
-    if completion.ttft_s is not None:
-        decision["ttft_ms"] = round(completion.ttft_s * 1000, 3)
-    decision.update(_call_events(completion.events))
-    return TraceEvent(
-        "expert",
-        decision,
-        started,
-        duration,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        cost_usd=completion.cost_usd,
-        expert=completion.expert,
-    )
 
 
 async def aggregate(state: PipelineState, runtime: Runtime[PipelineContext]) -> dict[str, Any]:

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from orchestrator.errors import ExpertError
-from orchestrator.trace import Trace, TraceEvent
+from orchestrator.trace import Trace, TraceEvent, expert_event
 
 __all__ = ["gate_step", "retrieval_sources"]
 
 
-async def gate_step(state: Any, ctx: Any, query: str, expert_event: Callable[[Any, float, float], TraceEvent]) -> dict[str, Any]:
+async def gate_step(state: Any, ctx: Any, query: str) -> dict[str, Any]:
     """Run the retriever for one request; returns the state update (messages with passages, a kept
     draft as a completion, the outcome) and its trace events. Never raises for retrieval trouble."""
     options = state.options
@@ -38,8 +37,8 @@ async def gate_step(state: Any, ctx: Any, query: str, expert_event: Callable[[An
     except (ExpertError, TimeoutError) as exc:
         # A failed draft or reasoning step: the experts still answer, without retrieval.
         event = TraceEvent("retrieval", {"retrieved": False, "degraded": True, "error": f"expert call during retrieval failed: {exc}"}, started, time.perf_counter() - t0)
-        return {"trace": [*_expert_events(calls, expert_event), event]}
-    events.extend(_expert_events(calls, expert_event))
+        return {"trace": [*_expert_events(calls), event]}
+    events.extend(_expert_events(calls))
     events.append(TraceEvent("retrieval", outcome.to_dict(), started, time.perf_counter() - t0))
     update: dict[str, Any] = {"retrieval": outcome, "trace": events}
     if outcome.messages is not None:
@@ -49,7 +48,7 @@ async def gate_step(state: Any, ctx: Any, query: str, expert_event: Callable[[An
     return update
 
 
-def _expert_events(calls: list[tuple[Any, float, float]], expert_event: Callable[[Any, float, float], TraceEvent]) -> list[TraceEvent]:
+def _expert_events(calls: list[tuple[Any, float, float]]) -> list[TraceEvent]:
     out = []
     for completion, started, duration in calls:
         ev = expert_event(completion, started, duration)

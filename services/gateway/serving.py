@@ -25,10 +25,9 @@ from orchestrator.escalation.runtime import escalation_headers
 from orchestrator.experts import Completion, ExpertStream
 from orchestrator.experts.types import StreamPart
 from orchestrator.pipeline import AnswerDelta, PipelineResult, RequestOptions
-from orchestrator.pipeline.nodes import expert_event
 from orchestrator.retrieval.node import retrieval_sources
 from orchestrator.router.decision import RoutingDecision
-from orchestrator.trace import Trace
+from orchestrator.trace import Trace, expert_event
 from services.gateway.catalog import Target
 from services.gateway.errors import error_event
 from services.gateway.params import default_max_tokens, sampling_params, single_expert_reason

@@ -77,5 +77,9 @@ def test_an_unsure_cheap_answer_escalates_to_the_strong_expert(live) -> None:
     assert not tiers[0]["accepted"] and tiers[0]["confidence"] < 0.8
     assert r.json()["choices"][0]["message"]["content"].endswith("The answer is 391.")
     assert r.headers["x-orchestrator-escalation"].startswith("tiers=2")
+    calls = [e for e in r.json()["trace"]["events"] if e["step"] == "expert"]
+    # each tier's call carries the same expert event as any other call: its tier, queue wait, attempts
+    assert [c["decision"]["tier"] for c in calls] == [1, 2]
+    assert all("queue_ms" in c["decision"] and c["decision"]["attempts"] >= 1 for c in calls)
     metrics = httpx.get(f"{live.url}/metrics").text
     assert 'orchestrator_escalation_tiers_total{signal="logprob"} 1.0' in metrics
