@@ -18,7 +18,7 @@ from orchestrator.config import Config
 from orchestrator.experts.types import Completion
 from orchestrator.pipeline.batching import RouteBatcher
 from orchestrator.pipeline.context import CallFn, PipelineContext, StreamFn
-from orchestrator.pipeline.graph import compiled_graph
+from orchestrator.pipeline.graph import graph_for
 from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineInput
 from orchestrator.router.decision import RoutingDecision
@@ -49,7 +49,7 @@ class PipelineResult:
     failures: list[ExpertFailure] = field(default_factory=list)
     trace: Trace = field(default_factory=lambda: Trace(""))
     verification: Any = None
-    """The verify step's ``VerificationResult``."""
+    """The verify step's ``VerificationResult`` (None when verification was off for the request)."""
 
     @property
     def experts(self) -> list[str]:
@@ -110,7 +110,6 @@ class Pipeline:
             max_fallbacks=max_fallbacks,
             retriever=retriever,
         )
-        self._graph = compiled_graph()
 
     async def run(
         self,
@@ -120,9 +119,9 @@ class Pipeline:
         *,
         request_id: str | None = None,
     ) -> PipelineResult:
-        state = await self._graph.ainvoke(
-            PipelineInput(messages=messages, options=options or RequestOptions(), params=params or {}),
-            context=self.context,
+        options = options or RequestOptions()
+        state = await graph_for(options, self.context).ainvoke(
+            PipelineInput(messages=messages, options=options, params=params or {}), context=self.context
         )
         return _result(state, request_id)
 
@@ -138,10 +137,11 @@ class Pipeline:
 
         Errors raise from the iteration: before the first delta the caller can still answer
         with an HTTP error, after it only with an error event."""
-        request = PipelineInput(messages=messages, options=options or RequestOptions(), params=params or {}, stream=True)
+        options = options or RequestOptions()
+        request = PipelineInput(messages=messages, options=options, params=params or {}, stream=True)
         state: dict[str, Any] = {}
         announced = False
-        async for mode, chunk in self._graph.astream(request, context=self.context, stream_mode=["custom", "values"]):
+        async for mode, chunk in graph_for(options, self.context).astream(request, context=self.context, stream_mode=["custom", "values"]):
             if mode == "custom":
                 yield AnswerDelta(chunk["delta"], chunk["source"], chunk.get("expert"))
                 continue

@@ -44,9 +44,11 @@ def serve(
     """Build the app from ``config`` and serve it until interrupted."""
     import uvicorn
 
+    from orchestrator.router.two_level import pin_single_thread_blas
     from services.gateway.app import create_app
 
     configure_logging(log_level)
+    pin_single_thread_blas()  # this process's BLAS work is routing's small products
     app = create_app(config, artifacts=artifacts, router_tier=router_tier)
     if fd is None:
         uvicorn.Server(_uvicorn_config(app, log_level=log_level, host=host or config.gateway.host, port=port or config.gateway.port)).run()

@@ -27,6 +27,7 @@ from orchestrator.router.protocol import Router
 from orchestrator.scheduling.scheduler import Scheduler
 from services.gateway.auth import ApiKeys, load_api_keys
 from services.gateway.catalog import Catalog
+from services.gateway.heap import freeze_long_lived
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.shared_state import make_limiter
 from services.gateway.router_check import check_router_experts
@@ -93,6 +94,7 @@ class GatewayState:
         elif hasattr(self.router, "set_params"):
             self.router_warnings = _apply_dials(self.router, self.config)
         self._rebuild()
+        freeze_long_lived()
 
     async def _start_scheduler(self, config: Config, client: ExpertClient | None) -> Scheduler:
         """A scheduler (with its residency manager when a memory budget is set) over ``client``,
@@ -176,6 +178,7 @@ class GatewayState:
             self._rebuild()
             if retired is not None:
                 asyncio.get_running_loop().create_task(_retire(retired))
+            freeze_long_lived(collect=True)
             log.info("reloaded %s: changed %s", source, ", ".join(changed) or "nothing")
             return report
 

@@ -28,7 +28,7 @@ def test_chat_completion_returns_trace_when_header_asks(gateway):
     trace = r.json()["trace"]
     assert trace["request_id"] == "req-7"
     assert r.headers["x-request-id"] == "req-7"
-    assert [e["step"] for e in trace["events"]][:3] == ["classify", "recruit", "retrieval"]
+    assert [e["step"] for e in trace["events"]][:3] == ["classify", "recruit", "expert"]
     assert trace["cost_usd"] == pytest.approx(float(r.headers["x-orchestrator-cost-usd"]))
 
 

@@ -51,3 +51,37 @@ async def test_route_batcher_gives_every_waiter_the_batch_error():
     batcher = RouteBatcher(router.route)
     results = await asyncio.gather(batcher("bad"), batcher("ok"), return_exceptions=True)
     assert all(isinstance(r, RoutingError) for r in results)
+
+
+class TimedRouter:
+    """Costs ``per_query_s`` of wall time per prompt and records which thread routed each batch."""
+
+    def __init__(self, per_query_s: float):
+        self.per_query_s = per_query_s
+        self.threads: list[str] = []
+
+    def route(self, prompts, **kwargs):
+        self.threads.append(threading.current_thread().name)
+        threading.Event().wait(self.per_query_s * len(prompts))
+        return list(prompts)
+
+
+async def _route_in_batches(batcher, batches: int, size: int) -> None:
+    for b in range(batches):
+        await asyncio.gather(*(batcher(f"q{b}-{i}") for i in range(size)))
+
+
+@pytest.mark.anyio
+async def test_a_router_cheap_per_query_runs_inline_even_when_its_batches_are_long():
+    # 8 x 0.5 ms = 4 ms per batch, over the 2 ms mark; per query it is 0.5 ms: no thread hop.
+    router = TimedRouter(0.0005)
+    await _route_in_batches(RouteBatcher(router.route, inline_below_s=0.002), batches=4, size=8)
+    assert router.threads[0] != threading.main_thread().name  # not measured yet: off the loop
+    assert all(t == threading.main_thread().name for t in router.threads[1:])
+
+
+@pytest.mark.anyio
+async def test_a_router_slow_per_query_stays_off_the_event_loop():
+    router = TimedRouter(0.004)
+    await _route_in_batches(RouteBatcher(router.route, inline_below_s=0.002), batches=3, size=2)
+    assert all(t != threading.main_thread().name for t in router.threads)

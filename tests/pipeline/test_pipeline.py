@@ -29,17 +29,29 @@ async def test_pipeline_trace_records_every_step_in_order():
     experts = FakeExperts({"alpha": "The answer is 42.", "beta": "The answer is 41.", "gamma": "The answer is 42."})
     result = await pipeline(experts).run(MATH, request_id="r-1")
     steps = [e.step for e in result.trace.events]
-    assert steps[:3] == ["classify", "recruit", "retrieval"]
+    # Retrieval and verification are off in this config and not asked for: their steps are not in this request's graph.
+    assert steps[:2] == ["classify", "recruit"]
     assert steps.count("expert") == 3
-    assert steps[-4:] == ["dispatch", "aggregate", "verify", "respond"]
+    assert steps[-3:] == ["dispatch", "aggregate", "respond"]
+    assert "retrieval" not in steps and "verify" not in steps
     trace = result.trace.to_dict()
     assert trace["request_id"] == "r-1"
     by_step = {e["step"]: e for e in trace["events"]}
     assert by_step["classify"]["decision"]["category"] == "math"
     assert by_step["recruit"]["decision"]["chosen"] == ["alpha", "beta", "gamma"]
-    assert by_step["retrieval"]["decision"] == {"retrieval": "disabled"}
     assert by_step["aggregate"]["decision"]["mode"] == "vote"
-    assert (by_step["verify"]["decision"]["status"], by_step["verify"]["decision"]["reason"]) == ("skipped", "off")
+
+
+@pytest.mark.anyio
+async def test_pipeline_runs_an_optional_step_the_request_asks_for():
+    experts = FakeExperts({"alpha": "The answer is 42.", "beta": "The answer is 41.", "gamma": "The answer is 42."})
+    result = await pipeline(experts).run(MATH, RequestOptions(retrieval="always", verify="auto"))
+    steps = [e.step for e in result.trace.events]
+    assert steps[:3] == ["classify", "recruit", "retrieval"]
+    assert steps[-4:] == ["dispatch", "aggregate", "verify", "respond"]
+    by_step = {e.step: e.decision for e in result.trace.events}
+    assert by_step["retrieval"] == {"retrieval": "requested but disabled in experts.yaml (retrieval.enabled)"}
+    assert by_step["verify"]["when"] == "auto"
 
 
 @pytest.mark.anyio

@@ -34,7 +34,8 @@ async def test_a_verdict_for_the_rival_answer_replaces_the_response():
 async def test_verification_is_off_unless_enabled_or_asked_for():
     experts = FakeExperts({**DISAGREE, "delta": "P(A)=0.9"})
     cfg = config("{enabled: false, require_low_confidence: false}")
-    assert (await Pipeline(cfg, RankedRouter(), experts).run(MATH)).verification.reason == "off"
+    off = await Pipeline(cfg, RankedRouter(), experts).run(MATH)
+    assert off.verification is None and not off.trace.steps("verify")  # the step is not in this request's graph
     asked = await Pipeline(cfg, RankedRouter(), experts).run(MATH, RequestOptions(verify="auto"))
     assert asked.verification.status == "verified"
     forced = await Pipeline(cfg, RankedRouter(), experts).run(MATH, RequestOptions(verify={"when": "auto", "mode": "mad"}))
