@@ -8,7 +8,7 @@ single, a vote of the top 3, the router alone, the Dataset Oracle and the per-qu
 accuracy, cost (every call charged), cost-of-pass, escalation rate, calls, share of traffic to
 the top model, and a test cost-accuracy curve per signal. Everything is chosen on train.
 
-    flock /tmp/bench.lock .venv/bin/python bench/bench_escalation.py [--files mmlu_pro ...] [--data-dir DIR]
+    flock /tmp/bench.lock .venv/bin/python bench/bench_escalation.py [--files mmlu_pro ...] [--data-dir DIR] [--embedding static] [--no-escalation]
 
 Embeddings come from the embedding cache (~/.cache/orchestrator/embeddings by default).
 """
@@ -75,12 +75,26 @@ def tfidf_embeddings(train_prompts: list[str], test_prompts: list[str], dim: int
     return normalize(Xtr).astype(np.float32), normalize(Xte).astype(np.float32)
 
 
-def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: str = "minilm") -> None:
+def static_embeddings(emb: Embedder, train_prompts: list[str], test_prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped default tier: the static tier distilled on train only (as ``orchestrator
+    train`` does), and the router then fitted on its vectors, which is what the gateway serves
+    (--embedding static)."""
+    from orchestrator.router.static_tier import StaticEmbedder
+    from orchestrator.router.text import query_views
+    from router_training.static_distill import distil_static_tier
+
+    static = StaticEmbedder(distil_static_tier(emb, train_prompts, cached_embeddings(train_prompts, emb, cache_dir=default_cache_dir())), base=emb)
+    return static.encode(query_views(train_prompts)), static.encode(query_views(test_prompts))
+
+
+def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: str = "minilm", escalation: bool = True) -> None:
     ds = load_dataset(path, require_complete=True)
     tr = np.array([s == "train" for s in ds.splits])
     train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
     if embedding == "tfidf":
         Xtr, Xte = tfidf_embeddings(train.prompts, test.prompts)
+    elif embedding == "static":
+        Xtr, Xte = static_embeddings(emb, train.prompts, test.prompts)
     else:
         Xtr = cached_embeddings(train.prompts, emb, cache_dir=default_cache_dir())
         Xte = cached_embeddings(test.prompts, emb, cache_dir=default_cache_dir())
@@ -113,6 +127,8 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: 
     print("\n| policy | accuracy | cost |\n|---|---|---|")
     for name, pick in policies.items():
         print(f"| {name} | {truth[rows, pick].mean():.3f} | {cost_te[rows, pick].mean() * k:.3f} |")
+    if not escalation:
+        return
     runs = [("real signals", ("agreement", "router", "posterior", "learned"), None)]
     if with_logprobs:  # the same router, replayed again with the simulator's log-probabilities as a signal and a feature
         runs.append(("simulated log-probabilities", ("logprob", "learned"), (simulated_logprobs(train), simulated_logprobs(test))))
@@ -129,7 +145,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="*", default=list(FILES))
     ap.add_argument("--data-dir", type=Path, default=ROOT / ".." / "shared" / "data")
-    ap.add_argument("--embedding", choices=("minilm", "tfidf"), default="minilm", help="tfidf: fitted on train, no MiniLM")
+    ap.add_argument("--embedding", choices=("minilm", "static", "tfidf"), default="minilm",
+                    help="static: the shipped default tier (distilled on train); tfidf: fitted on train, no MiniLM")
+    ap.add_argument("--no-escalation", action="store_true", help="only the router against its simple policies")
     ap.add_argument("--simulated-logprobs", action="store_true", help="add the logprob signal, with the simulator's values")
     args = ap.parse_args()
     routing = args.data_dir / "routing"
@@ -138,7 +156,7 @@ def main() -> None:
         return
     emb = Embedder()
     for name in args.files:
-        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs, embedding=args.embedding)
+        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs, embedding=args.embedding, escalation=not args.no_escalation)
 
 
 if __name__ == "__main__":
