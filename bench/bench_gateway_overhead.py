@@ -20,7 +20,9 @@ millisecond above "direct" is gateway overhead. Both gateways run one worker pro
 API key checked on every request; latency is measured at concurrency 1 with the targets
 interleaved request by request, throughput with a closed loop of ``--concurrency`` clients in
 ``--rounds`` rounds that interleave the targets (each row: its median round; the routed /
-pass-through ratio: the median of the per-round ratios).
+pass-through ratio: the median of the per-round ratios). Our gateways' rows also give the
+process's CPU time per request (/proc), the quantity that sets the ratio when the gateway's one
+core is the bottleneck.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Target:
     model: str
     headers: dict[str, str] = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    pid: int | None = None  # the serving process, whose CPU time per request is reported
 
     def body(self, max_tokens: int) -> dict:
         # A unique suffix per request: no cache anywhere (router embeddings included) can help.
@@ -77,10 +80,24 @@ class LoadResult:
     latencies: list[float]
     errors: int
     seconds: float
+    cpu_s: float | None = None  # CPU time the serving process spent during the loop
 
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return None if self.cpu_s is None or not self.latencies else 1000 * self.cpu_s / len(self.latencies)
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), or None."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, TypeError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -126,9 +143,10 @@ async def closed_loop(target: Target, concurrency: int, seconds: float, max_toke
                 else:
                     errors += 1
 
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), process_cpu_s(target.pid)
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return LoadResult(latencies, errors, time.perf_counter() - started)
+        cpu1 = process_cpu_s(target.pid)
+        return LoadResult(latencies, errors, time.perf_counter() - started, None if cpu0 is None or cpu1 is None else cpu1 - cpu0)
 
 
 def start_litellm_proxy(api_base: str, port: int) -> subprocess.Popen[bytes] | None:
@@ -182,6 +200,10 @@ def write_config(api_base: str) -> Path:
 STACK_PASS = "gateway pass-through (7)"
 
 
+def _pid(server: GatewayProcess) -> int | None:
+    return server.process.pid if server.process is not None else None
+
+
 def routed_name(tier: str) -> str:
     return f"router/auto k=1 {tier}"
 
@@ -194,7 +216,7 @@ def median_load(rounds: list[LoadResult]) -> LoadResult:
 def report(lat: dict[str, list[float]], rounds: dict[str, list[LoadResult]]) -> None:
     base = lat["direct"]
     load = {name: median_load(rs) for name, rs in rounds.items()}
-    print(f"\n{'target':<24}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}{'max rps':>10}{'errors':>8}")
+    print(f"\n{'target':<24}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}{'max rps':>10}{'errors':>8}{'cpu ms/req':>12}")
     for name, values in lat.items():
         p50, p99 = percentile(values, 50) * 1000, percentile(values, 99) * 1000
         add50 = p50 - percentile(base, 50) * 1000
@@ -202,7 +224,8 @@ def report(lat: dict[str, list[float]], rounds: dict[str, list[LoadResult]]) -> 
         res = load.get(name)
         rps = f"{res.rps:10.0f}" if res else f"{'-':>10}"
         errs = f"{res.errors:8d}" if res else f"{'-':>8}"
-        print(f"{name:<24}{p50:9.2f}{p99:9.2f}{add50:11.2f}{add99:11.2f}{rps}{errs}")
+        cpu = res.cpu_ms_per_request if res else None
+        print(f"{name:<24}{p50:9.2f}{p99:9.2f}{add50:11.2f}{add99:11.2f}{rps}{errs}{'-' if cpu is None else f'{cpu:.2f}':>12}")
     for name in [n for n in lat if n.startswith("router/auto")]:
         added = percentile(lat[name], 50) - percentile(lat[STACK_PASS], 50)
         # Paired per round (routed and pass-through ran seconds apart), then the median round.
@@ -211,6 +234,12 @@ def report(lat: dict[str, list[float]], rounds: dict[str, list[LoadResult]]) -> 
         print(f"\n{name}: adds {added * 1000:.2f} ms median over pass-through on the same stack; "
               f"requests/s routed / pass-through: {ratio:.2f} median of {len(per_round)} rounds "
               f"({', '.join(f'{x:.2f}' for x in per_round)}; {'meets' if ratio >= 0.5 else 'misses'} the 0.5 bar)")
+        cpu = [(p.cpu_ms_per_request, r.cpu_ms_per_request) for r, p in zip(rounds[name], rounds[STACK_PASS])]
+        if all(a is not None and b for a, b in cpu):
+            # The gateway is the bottleneck at these rates (one core, ~100% busy): its CPU per
+            # request is what the ratio measures, with less of the host's noise.
+            print(f"  gateway CPU per request, pass-through / routed: {float(np.median([a / b for a, b in cpu])):.2f} median of the rounds "
+                  f"({', '.join(f'{a:.2f}/{b:.2f} ms' for a, b in cpu)})")
     if "litellm proxy" in lat:
         ours = percentile(lat["orchestrator gateway"], 50) - percentile(base, 50)
         theirs = percentile(lat["litellm proxy"], 50) - percentile(base, 50)
@@ -244,12 +273,12 @@ def main() -> None:
             gw.start().wait_ready()
             targets = [
                 Target("direct", f"{sim.api_base}/chat/completions", SERVED),
-                Target("orchestrator gateway", f"{gw.api_base}/chat/completions", "bench-expert", {"authorization": f"Bearer {OUR_KEY}"}),
+                Target("orchestrator gateway", f"{gw.api_base}/chat/completions", "bench-expert", {"authorization": f"Bearer {OUR_KEY}"}, pid=_pid(gw)),
             ]
             if stack_gw is not None:
-                targets.append(Target(STACK_PASS, f"{stack_gw.url}/v1/chat/completions", "qwen2.5-7b-instruct"))
+                targets.append(Target(STACK_PASS, f"{stack_gw.url}/v1/chat/completions", "qwen2.5-7b-instruct", pid=_pid(stack_gw)))
                 for tier, tgw in tier_gw.items():
-                    targets.append(Target(routed_name(tier), f"{tgw.url}/v1/chat/completions", "router/auto", extra={"orchestrator": {"k": 1}}))
+                    targets.append(Target(routed_name(tier), f"{tgw.url}/v1/chat/completions", "router/auto", extra={"orchestrator": {"k": 1}}, pid=_pid(tgw)))
             if proxy is not None:
                 wait_http(f"http://127.0.0.1:{proxy_port}/health/liveliness", 120)
                 targets.append(Target("litellm proxy", f"http://127.0.0.1:{proxy_port}/v1/chat/completions", SERVED, {"authorization": f"Bearer {MASTER_KEY}"}))
