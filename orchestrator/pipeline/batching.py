@@ -44,7 +44,7 @@ class RouteBatcher:
 
     async def _drain(self) -> None:
         # One turn of the event loop first: requests parsed in the same turn join this batch
-        # (under load, batches of 1-2 became larger ones at a fraction of the per-query cost).
+        # (at 16 clients the mean batch went from 1.43 to 1.55: requests arrive ~6 ms apart).
         try:
             await asyncio.sleep(0)
             while self._pending:

@@ -53,6 +53,7 @@ def pin_single_thread_blas() -> None:
 def _single_thread_blas() -> Any:
     return contextlib.nullcontext() if _blas_pinned else _blas_controller().limit(limits=1, user_api="blas")
 
+
 Mode = Literal["two_level", "category", "recruiter"]
 N_REPORTED_CATEGORIES = 3
 
