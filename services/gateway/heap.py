@@ -11,9 +11,10 @@ first, so the cycles of a replaced router are still collected.
 What is left is young-generation collections: with CPython's default threshold (700 net
 allocations) a routed request triggers 0.6 of them, each walking the state of every request in
 flight. At 20,000 they run ~30x less often and cost 0.04 ms per routed request in all
-(in-process); the garbage they wait for is a few MB at most. The price is the pause: each one
-then takes 7-13 ms on the gateway, freeing the ~18,700 objects of reference cycles that
-LangGraph leaves per ~75 routed requests (docs/benchmarks.md, issue 11).
+(in-process); the garbage they wait for is a few MB at most. Non-streamed requests leave no
+reference cycles, so their collections stay at ~0.1 ms; routed streams leave ~170 objects in
+cycles each, and a collection during streaming then takes 3.5 ms on average, 14.5 ms at most
+(docs/benchmarks.md, issue 11).
 """
 
 from __future__ import annotations
