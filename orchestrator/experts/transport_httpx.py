@@ -132,11 +132,16 @@ class HttpxTransport:
                 if response.status_code >= 400:
                     await response.aread()
                     raise _error(expert.name, response)
-                async for line in response.aiter_lines():
+                lines = response.aiter_lines()
+                async for line in lines:
                     if not line.startswith("data:"):
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
+                        # Read on to the end of the body (the chunked terminator): a response
+                        # left unread closes its connection, so every stream opened a new one.
+                        async for _ in lines:
+                            pass
                         return
                     part = _part(expert.name, data)
                     if part is not None:

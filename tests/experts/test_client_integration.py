@@ -164,3 +164,44 @@ async def test_client_stream_closed_early_gives_its_concurrency_slot_back(sim_fa
 
 async def _drain(stream) -> str:
     return "".join([d async for d in stream])
+
+
+async def _counting_proxy(upstream_port: int) -> tuple[asyncio.AbstractServer, list[int]]:
+    """A loopback TCP relay in front of a server that counts the connections it accepts."""
+    accepted: list[int] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def handle(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", upstream_port)
+        await asyncio.gather(pipe(client_r, up_w), pipe(up_r, client_w))
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0), accepted
+
+
+@pytest.mark.integration
+async def test_consecutive_streams_to_an_expert_reuse_one_connection(sim_factory) -> None:
+    sim = sim_factory("client-pooled")
+    server, accepted = await _counting_proxy(sim.port)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        config = Config.model_validate({"experts": [{
+            "name": "e0", "model": f"hosted_vllm/{sim.served_model_name}", "api_base": f"http://127.0.0.1:{port}/v1",
+            "roles": ["expert", "aggregator"],
+        }]})  # fmt: skip
+        async with ExpertClient(config) as client:
+            for i in range(5):
+                deltas = [d async for d in client.stream("e0", [{"role": "user", "content": f"question {i}"}], {"max_tokens": 8})]
+                assert deltas
+    # Reading each stream to the end of its body returns the connection to the pool; leaving
+    # after [DONE] closed it, and every stream paid a new connection (a TLS handshake, remotely).
+    assert len(accepted) == 1
