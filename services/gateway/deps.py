@@ -14,7 +14,9 @@ from services.gateway.state import GatewayState
 __all__ = ["CallerDep", "GatewayDep", "authenticate", "authorize", "docs_auth", "get_gateway", "metrics_auth", "request_id"]
 
 
-def get_gateway(request: Request) -> GatewayState:
+async def get_gateway(request: Request) -> GatewayState:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request (and
+    # per route that declares it) for an attribute read.
     return request.app.state.gateway
 
 
