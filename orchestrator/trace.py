@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Trace", "TraceEvent", "call_events", "expert_event", "timed_event"]
+__all__ = ["Trace", "TraceEvent", "call_events", "expert_event", "failed_expert_event", "timed_event"]
 
 
 @dataclass
@@ -125,3 +125,9 @@ def expert_event(completion: Any, started: float, duration: float) -> TraceEvent
         cost_usd=completion.cost_usd,
         expert=completion.expert,
     )
+
+
+def failed_expert_event(expert: str, error: BaseException, started: float, duration: float) -> TraceEvent:
+    """The ``expert`` trace event of a call that failed (an ``ExpertError`` carries the call's own
+    story, a bare timeout none), the same wherever the call was made: dispatch, the cascade."""
+    return TraceEvent("expert", {"ok": False, "error": str(error), **call_events(getattr(error, "events", None) or [])}, started, duration, expert=expert)

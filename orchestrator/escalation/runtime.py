@@ -25,7 +25,7 @@ from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.options import EscalationOptions
 from orchestrator.experts.types import mean_token_logprob
 from orchestrator.router.selection import CostScale
-from orchestrator.trace import TraceEvent, call_events, expert_event
+from orchestrator.trace import TraceEvent, expert_event, failed_expert_event
 
 __all__ = ["CascadeOutcome", "escalate", "escalation_headers", "mean_logprob"]
 
@@ -86,15 +86,16 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
             out.events.append(TraceEvent("escalation", {"tier": level, "stopped": "budget", "budget": budget,
                                                         "spent_usd": spent, "next_tier_est_usd": float(est[tier].sum())}))
             break
-        t0 = time.perf_counter()
+        started, t0 = time.time(), time.perf_counter()
         results = await asyncio.gather(*(call(names[j], messages, params) for j in tier), return_exceptions=True)
         failed = []
         for j, r in zip(tier, results, strict=True):
             if isinstance(r, ExpertError | TimeoutError):
                 out.failures.append((names[j], str(r), type(r).__name__))
                 failed.append(names[j])
-                out.events.append(TraceEvent("expert", {"ok": False, "error": str(r), "tier": level, **call_events(getattr(r, "events", []))},
-                                             duration_s=time.perf_counter() - t0, expert=names[j]))
+                event = failed_expert_event(names[j], r, started, time.perf_counter() - t0)
+                event.decision["tier"] = level
+                out.events.append(event)
             elif isinstance(r, BaseException):
                 raise r
             else:

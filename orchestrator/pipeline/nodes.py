@@ -23,7 +23,7 @@ from orchestrator.experts.types import Completion
 from orchestrator.pipeline.context import PipelineContext
 from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineState
-from orchestrator.trace import TraceEvent, call_events, expert_event, timed_event
+from orchestrator.trace import TraceEvent, expert_event, failed_expert_event, timed_event
 
 __all__ = ["aggregate", "dispatch", "last_user_text", "respond", "retrieval_gate", "route", "route_kwargs", "verify"]
 
@@ -134,8 +134,7 @@ async def dispatch(state: PipelineState, runtime: Runtime[PipelineContext]) -> d
                     raise  # the client already has this expert's tokens: no silent switch mid-answer
                 errors.append(exc)
                 failures.append(ExpertFailure(expert, str(exc), type(exc).__name__))
-                events.append(TraceEvent("expert", {"ok": False, "error": str(exc), **call_events(exc.events if isinstance(exc, ExpertError) else [])},
-                                         started, time.perf_counter() - t0, expert=expert))
+                events.append(failed_expert_event(expert, exc, started, time.perf_counter() - t0))
                 expert = spares.pop(0) if spares else None
                 continue
             events.append(expert_event(completion, started, time.perf_counter() - t0))
