@@ -14,7 +14,7 @@ from typing import Any
 
 from orchestrator.config import RouterSettings
 
-__all__ = ["apply_dials", "load_configured", "router_params"]
+__all__ = ["apply_dials", "configure", "load_configured", "router_params"]
 
 DIALS = ("entropy_threshold", "k_min", "k_max", "top_p", "selection", "cost_weight", "fallback_category")
 
@@ -63,5 +63,11 @@ def load_configured(path: str | Path, settings: RouterSettings | None, *, tier: 
     from orchestrator.router.two_level import TwoLevelRouter
 
     router = TwoLevelRouter.load(path, embedder=embedder, tier=tier)
-    warnings = [router.tier_warning] if router.tier_warning else []
-    return router, warnings + (apply_dials(router, settings) if settings is not None else [])
+    return router, configure(router, settings)
+
+
+def configure(router: Any, settings: RouterSettings | None) -> list[str]:
+    """Apply experts.yaml's dials to a router (loaded, or re-dialled on a reload); the warnings
+    start with its tier fallback, which outlives dial changes."""
+    tier = getattr(router, "tier_warning", None)
+    return ([tier] if tier else []) + (apply_dials(router, settings) if settings is not None else [])

@@ -147,9 +147,7 @@ class GatewayState:
             log.error(self.router_error)
             return
         self.router, self.router_warnings, self.router_error, self._loaded_from = router, warnings, None, Path(path)
-        for warning in warnings:
-            if warning != router.tier_warning:  # the artifact loader logged that one itself
-                log.warning("experts.yaml: %s", warning)
+        _log_dial_warnings(router, warnings)
 
     # ------------------------------------------------------------------ reload
 
@@ -269,13 +267,17 @@ class _OwnedScheduler(Scheduler):
 
 
 def _apply_dials(router: Any, config: Config) -> list[str]:
-    from orchestrator.router.dials import apply_dials
+    from orchestrator.router.dials import configure
 
-    warnings = apply_dials(router, config.router)
+    warnings = configure(router, config.router)
+    _log_dial_warnings(router, warnings)
+    return warnings
+
+
+def _log_dial_warnings(router: Any, warnings: list[str]) -> None:
     for warning in warnings:
-        log.warning("experts.yaml: %s", warning)
-    tier = getattr(router, "tier_warning", None)  # a tier fallback outlives dial changes
-    return ([tier] if tier else []) + warnings
+        if warning != getattr(router, "tier_warning", None):  # the artifact loader logged that one itself
+            log.warning("experts.yaml: %s", warning)
 
 
 async def _retire(scheduler: Scheduler) -> None:
