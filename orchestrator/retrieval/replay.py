@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from orchestrator.retrieval.errors import RetrievalError
-from orchestrator.retrieval.gate import DIALS, STRATEGIES, DraftGate, cv_dial, fit_gate, gated_accuracy
+from orchestrator.retrieval.gate import STRATEGIES, DraftGate, cv_dial, fit_gate, gated_accuracy
 
 __all__ = ["DEFAULT_MAX_RATE", "UNCERTAINTY_FIELDS", "Outcomes", "load_outcomes", "replay", "train_gate_artifact"]
 
@@ -90,7 +90,7 @@ def _cv_draft(Z: np.ndarray, Y: np.ndarray, *, n_proba: int = 3, seed: int = 0, 
     chosen = np.zeros(len(Y), dtype=int)
     dials = []
     for a, b in KFold(5, shuffle=True, random_state=seed).split(Z):
-        C, w, _ = cv_dial(DraftGate(n_proba=n_proba), Z[a], Y[a], cost_weights=DIALS, Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
+        C, w, _ = cv_dial(DraftGate(n_proba=n_proba), Z[a], Y[a], Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
         model = DraftGate(C=C, cost_weight=w, n_proba=n_proba).fit(Z[a], Y[a])
         proba[b] = model.predict_proba(Z[b])
         chosen[b] = model.predict(Z[b])
@@ -177,15 +177,16 @@ def _target_arithmetic(Y: np.ndarray, has_u: np.ndarray, signals: dict[str, Any]
     correct_u = signals[best_name]["accuracy"] * has_u.sum()
     oracle3 = Y[rest].max(axis=1).mean()
     oracle1 = np.where((Y[rest, 0] == 0) & (Y[rest, 1] == 1), 1, Y[rest, 0]).mean()
+    query_gate = gated_accuracy(Y[rest], query_choice[rest])[0]
     return {
         "target": target, "rows_with_uncertainty": int(has_u.sum()), "rows_query_only": int(rest.sum()),
         "best_on_uncertainty_rows": {"signal": best_name, "accuracy": signals[best_name]["accuracy"]},
         "needed_on_query_only_rows": round(float((target * len(Y) - correct_u) / rest.sum()), 4),
-        "query_gate_on_query_only_rows": round(gated_accuracy(Y[rest], query_choice[rest])[0], 4),
+        "query_gate_on_query_only_rows": round(query_gate, 4),
         "oracle_single_on_query_only_rows": round(float(oracle1), 4),
         "oracle_three_way_on_query_only_rows": round(float(oracle3), 4),
         "overall_with_that_best_and_oracle_three_way": round(float((correct_u + oracle3 * rest.sum()) / len(Y)), 4),
-        "overall_with_that_best_and_the_query_gate": round(float((correct_u + gated_accuracy(Y[rest], query_choice[rest])[0] * rest.sum()) / len(Y)), 4),
+        "overall_with_that_best_and_the_query_gate": round(float((correct_u + query_gate * rest.sum()) / len(Y)), 4),
     }
 
 
@@ -216,7 +217,7 @@ def train_gate_artifact(data: Outcomes, embeddings: np.ndarray, out: str | Path,
     meta["within_budget"] = max_rate is None or best["retrieval_rate"] <= max_rate
     if has_u.sum() >= 50:
         Z = np.column_stack([gate.predict_proba(embeddings[has_u]), data.uncertainty[has_u][:, [0]]])
-        C, w, _ = cv_dial(DraftGate(), Z, data.correct[has_u], cost_weights=DIALS, Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
+        C, w, _ = cv_dial(DraftGate(), Z, data.correct[has_u], Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
         draft = DraftGate(C=C, cost_weight=w).fit(Z, data.correct[has_u])
         meta["draft_gate"] = {"rows": int(has_u.sum()), "C": C, "cost_weight": w, "features": ["query gate P(correct) x3", "log perplexity of the draft"]}
     folder = Path(out)
