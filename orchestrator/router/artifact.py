@@ -28,7 +28,7 @@ STATIC_ROUTER_FILE = "static_router.joblib"  # the router fitted on the static t
 TIERS = ("static", "minilm")
 # The shipped default: with its own router (fitted on its vectors) the static tier routes within
 # 0.004 of MiniLM's accuracy on every shared file (bench_routing_quality --tiers-only) and keeps
-# 0.35-0.58x of pass-through's requests/s at 16 clients where MiniLM keeps 0.24-0.35x
+# 0.46-0.58x of pass-through's requests/s at 16 clients where MiniLM keeps 0.28-0.29x
 # (bench_gateway_overhead). Numbers in docs/benchmarks.md.
 DEFAULT_TIER = "static"
 
