@@ -75,16 +75,15 @@ def tfidf_embeddings(train_prompts: list[str], test_prompts: list[str], dim: int
     return normalize(Xtr).astype(np.float32), normalize(Xte).astype(np.float32)
 
 
-def static_embeddings(emb: Embedder, train_prompts: list[str], test_prompts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def static_embeddings(emb: Embedder, train, test) -> tuple[np.ndarray, np.ndarray]:
     """The shipped default tier: the static tier distilled on train only (as ``orchestrator
     train`` does), and the router then fitted on its vectors, which is what the gateway serves
     (--embedding static)."""
-    from orchestrator.router.static_tier import StaticEmbedder
+    from bench_routing_quality import static_tier  # the same distillation as its tier table
     from orchestrator.router.text import query_views
-    from router_training.static_distill import distil_static_tier
 
-    static = StaticEmbedder(distil_static_tier(emb, train_prompts, cached_embeddings(train_prompts, emb, cache_dir=default_cache_dir())), base=emb)
-    return static.encode(query_views(train_prompts)), static.encode(query_views(test_prompts))
+    static = static_tier(emb, train, cached_embeddings(train.prompts, emb, cache_dir=default_cache_dir()))
+    return static.encode(query_views(train.prompts)), static.encode(query_views(test.prompts))
 
 
 def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: str = "minilm", escalation: bool = True) -> None:
@@ -94,7 +93,7 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: 
     if embedding == "tfidf":
         Xtr, Xte = tfidf_embeddings(train.prompts, test.prompts)
     elif embedding == "static":
-        Xtr, Xte = static_embeddings(emb, train.prompts, test.prompts)
+        Xtr, Xte = static_embeddings(emb, train, test)
     else:
         Xtr = cached_embeddings(train.prompts, emb, cache_dir=default_cache_dir())
         Xte = cached_embeddings(test.prompts, emb, cache_dir=default_cache_dir())
