@@ -27,7 +27,7 @@ from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-__all__ = ["DIALS", "STRATEGIES", "DraftGate", "GateDecision", "QueryGate", "decide", "fit_gate", "gated_accuracy", "pick_dial"]
+__all__ = ["DIALS", "STRATEGIES", "DialChoice", "DraftGate", "GateDecision", "QueryGate", "decide", "fit_gate", "gated_accuracy", "pick_dial"]
 
 STRATEGIES = ("no_retrieval", "single", "multi")
 CALLS = (0.0, 1.0, 2.0)
@@ -147,10 +147,22 @@ def pick_dial(table: list[dict[str, float]], max_rate: float | None = None) -> d
     return {**pick, "within_budget": max_rate is None or pick["retrieval_rate"] <= max_rate}
 
 
+@dataclass(frozen=True)
+class DialChoice:
+    """The CV table of a gate's (C, cost weight) grid and the row :func:`pick_dial` deploys."""
+
+    C: float
+    cost_weight: float
+    accuracy: float
+    retrieval_rate: float
+    within_budget: bool
+    table: list[dict[str, float]]
+
+
 def cv_dial(
     estimator: BaseEstimator, X: np.ndarray, Y: np.ndarray, *, cost_weights: tuple[float, ...] = DIALS, Cs: tuple[float, ...], folds: int = 5, seed: int = 0,
     max_rate: float | None = None,
-) -> tuple[float, float, list[dict[str, float]]]:
+) -> DialChoice:
     """(C, cost_weight) by ``folds``-fold CV, chosen from the table by :func:`pick_dial`."""
     Y = np.asarray(Y)
     table: list[dict[str, float]] = []
@@ -164,15 +176,16 @@ def cv_dial(
             hits = Y[np.arange(len(Y)), chosen]
             table.append({"C": C, "cost_weight": w, "accuracy": float(hits.mean()), "se": float(hits.std() / np.sqrt(len(hits))), "retrieval_rate": float((chosen > 0).mean())})
     pick = pick_dial(table, max_rate)
-    return pick["C"], pick["cost_weight"], table
+    return DialChoice(C=pick["C"], cost_weight=pick["cost_weight"], accuracy=pick["accuracy"], retrieval_rate=pick["retrieval_rate"],
+                      within_budget=pick["within_budget"], table=table)
 
 
 def fit_gate(X: np.ndarray, Y: np.ndarray, *, cost_weights: tuple[float, ...] = DIALS, Cs: tuple[float, ...] = (0.1, 0.3, 1.0), seed: int = 0,
-             max_rate: float | None = None) -> tuple[QueryGate, list[dict[str, float]]]:
+             max_rate: float | None = None) -> tuple[QueryGate, DialChoice]:
     """A :class:`QueryGate` with C and the cost dial chosen by CV on (X, Y) (within the retrieval
-    budget ``max_rate`` when given), refit on all of it."""
-    C, w, table = cv_dial(QueryGate(), X, Y, cost_weights=cost_weights, Cs=Cs, seed=seed, max_rate=max_rate)
-    return QueryGate(C=C, cost_weight=w).fit(X, Y), table
+    budget ``max_rate`` when given), refit on all of it, and the CV choice behind it."""
+    dial = cv_dial(QueryGate(), X, Y, cost_weights=cost_weights, Cs=Cs, seed=seed, max_rate=max_rate)
+    return QueryGate(C=dial.C, cost_weight=dial.cost_weight).fit(X, Y), dial
 
 
 @dataclass

@@ -90,11 +90,11 @@ def _cv_draft(Z: np.ndarray, Y: np.ndarray, *, n_proba: int = 3, seed: int = 0, 
     chosen = np.zeros(len(Y), dtype=int)
     dials = []
     for a, b in KFold(5, shuffle=True, random_state=seed).split(Z):
-        C, w, _ = cv_dial(DraftGate(n_proba=n_proba), Z[a], Y[a], Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
-        model = DraftGate(C=C, cost_weight=w, n_proba=n_proba).fit(Z[a], Y[a])
+        dial = cv_dial(DraftGate(n_proba=n_proba), Z[a], Y[a], Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
+        model = DraftGate(C=dial.C, cost_weight=dial.cost_weight, n_proba=n_proba).fit(Z[a], Y[a])
         proba[b] = model.predict_proba(Z[b])
         chosen[b] = model.predict(Z[b])
-        dials.append((C, w))
+        dials.append((dial.C, dial.cost_weight))
     return np.column_stack([proba, chosen]), dials
 
 
@@ -111,7 +111,7 @@ def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0, max_rate: f
     tr, te = data.split == "train", data.split == "test"
     if not tr.any() or not te.any():
         raise RetrievalError("the outcome file needs both split=train and split=test rows")
-    gate, cv_table = fit_gate(embeddings[tr], data.correct[tr], seed=seed, max_rate=max_rate)
+    gate, dial = fit_gate(embeddings[tr], data.correct[tr], seed=seed, max_rate=max_rate)
     free_gate, _ = fit_gate(embeddings[tr], data.correct[tr], seed=seed)
     Y = data.correct[te]
     proba = gate.predict_proba(embeddings[te])
@@ -156,7 +156,7 @@ def replay(data: Outcomes, embeddings: np.ndarray, *, seed: int = 0, max_rate: f
         per_dataset[name] = row
     return {
         "gate": {"C": gate.C, "cost_weight": gate.cost_weight, "max_rate": max_rate},
-        "cv_on_train": cv_table,
+        "cv_on_train": dial.table,
         "test": per_dataset,
         "uncertainty_rows": int(has_u.sum()),
         "signals_on_uncertainty_rows": signals,
@@ -207,19 +207,17 @@ def train_gate_artifact(data: Outcomes, embeddings: np.ndarray, out: str | Path,
     tr = data.split == "train"
     if not tr.any():
         tr = np.ones(len(data.split), bool)
-    gate, table = fit_gate(embeddings[tr], data.correct[tr], seed=seed, max_rate=max_rate)
+    gate, dial = fit_gate(embeddings[tr], data.correct[tr], seed=seed, max_rate=max_rate)
     draft = None
     has_u = data.has_uncertainty
     meta: dict[str, Any] = {"strategies": list(STRATEGIES), "embedder_fingerprint": fingerprint, "train_rows": int(tr.sum()), "C": gate.C, "cost_weight": gate.cost_weight}
-    best = next(r for r in table if r["C"] == gate.C and r["cost_weight"] == gate.cost_weight)
-    meta["cv_accuracy"], meta["cv_retrieval_rate"] = best["accuracy"], best["retrieval_rate"]
-    meta["max_rate"] = max_rate
-    meta["within_budget"] = max_rate is None or best["retrieval_rate"] <= max_rate
+    meta["cv_accuracy"], meta["cv_retrieval_rate"] = dial.accuracy, dial.retrieval_rate
+    meta["max_rate"], meta["within_budget"] = max_rate, dial.within_budget
     if has_u.sum() >= 50:
         Z = np.column_stack([gate.predict_proba(embeddings[has_u]), data.uncertainty[has_u][:, [0]]])
-        C, w, _ = cv_dial(DraftGate(), Z, data.correct[has_u], Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
-        draft = DraftGate(C=C, cost_weight=w).fit(Z, data.correct[has_u])
-        meta["draft_gate"] = {"rows": int(has_u.sum()), "C": C, "cost_weight": w, "features": ["query gate P(correct) x3", "log perplexity of the draft"]}
+        draft_dial = cv_dial(DraftGate(), Z, data.correct[has_u], Cs=(0.3, 1.0), seed=seed, max_rate=max_rate)
+        draft = DraftGate(C=draft_dial.C, cost_weight=draft_dial.cost_weight).fit(Z, data.correct[has_u])
+        meta["draft_gate"] = {"rows": int(has_u.sum()), "C": draft_dial.C, "cost_weight": draft_dial.cost_weight, "features": ["query gate P(correct) x3", "log perplexity of the draft"]}
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump({"query_gate": gate, "draft_gate": draft, "meta": meta}, folder / GATE_FILE)

@@ -37,8 +37,9 @@ def _outcomes(tmp_path, n=400, seed=0):
 def test_the_gate_is_a_clonable_estimator_that_retrieves_where_it_helps(tmp_path):
     data, X = _outcomes(tmp_path)
     tr = data.split == "train"
-    gate, table = fit_gate(X[tr], data.correct[tr])
-    assert clone(gate).get_params() == gate.get_params() and {r["cost_weight"] for r in table} >= {0.0, 0.05}
+    gate, dial = fit_gate(X[tr], data.correct[tr])
+    assert clone(gate).get_params() == gate.get_params() and {r["cost_weight"] for r in dial.table} >= {0.0, 0.05}
+    assert (gate.C, gate.cost_weight) == (dial.C, dial.cost_weight) and dial.within_budget
     chosen = gate.predict(X[~tr])
     acc, rate = gated_accuracy(data.correct[~tr], chosen)
     never, _ = gated_accuracy(data.correct[~tr], np.zeros_like(chosen))
@@ -86,14 +87,12 @@ def test_an_unreachable_budget_retrieves_least_and_says_it_was_not_met():
 def test_the_budget_holds_on_the_cross_validated_rows_of_a_real_fit(tmp_path):
     data, X = _outcomes(tmp_path)
     tr = data.split == "train"
-    free, table = fit_gate(X[tr], data.correct[tr])
-    free_rate = next(r for r in table if r["C"] == free.C and r["cost_weight"] == free.cost_weight)["retrieval_rate"]
+    _, free = fit_gate(X[tr], data.correct[tr])
     # The budget binds (under the unconstrained rate) and is met exactly by some dial: the edge case.
-    budget = max(r["retrieval_rate"] for r in table if r["retrieval_rate"] < free_rate)
-    C, w, table = cv_dial(QueryGate(), X[tr], data.correct[tr], Cs=(0.1, 0.3, 1.0), max_rate=budget)
-    chosen = next(r for r in table if r["C"] == C and r["cost_weight"] == w)
-    assert chosen["retrieval_rate"] <= budget
-    assert chosen["accuracy"] == max(r["accuracy"] for r in table if r["retrieval_rate"] <= budget)
+    budget = max(r["retrieval_rate"] for r in free.table if r["retrieval_rate"] < free.retrieval_rate)
+    dial = cv_dial(QueryGate(), X[tr], data.correct[tr], Cs=(0.1, 0.3, 1.0), max_rate=budget)
+    assert dial.retrieval_rate <= budget and dial.within_budget
+    assert dial.accuracy == max(r["accuracy"] for r in dial.table if r["retrieval_rate"] <= budget)
 
 
 @pytest.mark.slow
