@@ -97,6 +97,7 @@ def train_router(
         say(f"embedding {len(cats.texts)} category-labelled queries")
         cat_X = cached_embeddings(cats.texts, router.embedder, cache_dir=cache)
     router.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say)
+    twin = None
     if static_tier:
         from router_training.static_distill import distil_static_tier
 
@@ -106,8 +107,8 @@ def train_router(
         texts, targets = (ds.prompts, X) if cats is None else ([*ds.prompts, *cats.texts], np.vstack([X, cat_X]))
         router.static_tier_ = distil_static_tier(router.embedder, texts, targets, progress=say, cache_dir=cache)
         say("fitting the static tier's own router")
-        router._static_router = fit_static_tier_router(router, ds, cats, config, say)
-    router.save(out)
+        twin = fit_static_tier_router(router, ds, cats, config, say)
+    router.save(out, static_router=twin)
     if profile_out is not None:
         Path(profile_out).write_text(profile_yaml(router), encoding="utf-8")
     rep = router.expert_report_

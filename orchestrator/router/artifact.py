@@ -54,24 +54,25 @@ def _blob(router: Any) -> dict[str, Any]:
     return {"params": params, "state": state}
 
 
-def save_router(router: Any, path: Path) -> None:
+def save_router(router: Any, path: Path, *, static_router: Any = None) -> None:
     import joblib
 
     from orchestrator.router.text import VIEW_VERSION
 
     router._check_fitted()
+    static = getattr(router, "static_tier_", None)
+    if static_router is not None and static is None:
+        raise ValueError("a static-tier router was given but the router has no static tier (static_tier_) to serve it with")
     path.mkdir(parents=True, exist_ok=True)
     embedder = router._get_embedder()
     base = _base_embedder(embedder)
     joblib.dump(_blob(router), path / ROUTER_FILE, compress=3)
     files = [ROUTER_FILE]
-    static = getattr(router, "static_tier_", None)
     if static is not None:
         joblib.dump(static, path / STATIC_FILE)
         files.append(STATIC_FILE)
-        twin = getattr(router, "_static_router", None)
-        if twin is not None:
-            joblib.dump(_blob(twin), path / STATIC_ROUTER_FILE, compress=3)
+        if static_router is not None:
+            joblib.dump(_blob(static_router), path / STATIC_ROUTER_FILE, compress=3)
             files.append(STATIC_ROUTER_FILE)
     manifest = {
         "format_version": FORMAT_VERSION,

@@ -345,10 +345,12 @@ class TwoLevelRouter:
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | Path) -> None:
+    def save(self, path: str | Path, *, static_router: TwoLevelRouter | None = None) -> None:
+        """Write the artifact folder. ``static_router``: the twin fitted on the static tier's
+        vectors (``orchestrator train`` fits one), served when the gateway runs that tier."""
         from orchestrator.router.artifact import save_router
 
-        save_router(self, Path(path))
+        save_router(self, Path(path), static_router=static_router)
 
     @classmethod
     def load(cls, path: str | Path, embedder: Any = None, *, tier: str | None = None) -> TwoLevelRouter:

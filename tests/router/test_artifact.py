@@ -89,15 +89,17 @@ def test_the_static_tier_routes_with_the_router_fitted_on_its_own_vectors(tmp_pa
              "W": np.eye(dim, dtype=np.float32), "b": np.zeros(dim, dtype=np.float32)}
     twin = copy.copy(fitted)
     twin.cv_cost_weight_ = 0.123  # marks the twin's state
-    fitted.static_tier_, fitted._static_router = table, twin
+    fitted.static_tier_ = table
     try:
-        fitted.save(tmp_path / "r")
+        fitted.save(tmp_path / "r", static_router=twin)
     finally:
-        del fitted.static_tier_, fitted._static_router
+        del fitted.static_tier_
     assert "static_router.joblib" in json.loads((tmp_path / "r" / "manifest.json").read_text())["files"]  # checksummed too
     static = TwoLevelRouter.load(tmp_path / "r", embedder=embedder, tier="static")
     minilm = TwoLevelRouter.load(tmp_path / "r", embedder=embedder, tier="minilm")
     assert static.cv_cost_weight_ == 0.123 and minilm.cv_cost_weight_ == fitted.cv_cost_weight_
+    with pytest.raises(ValueError, match="no static tier"):
+        fitted.save(tmp_path / "r2", static_router=twin)
     assert len(static.route(dataset.split("test").prompts[:4])) == 4
 
 
