@@ -30,6 +30,7 @@ def trained(tmp_path_factory) -> Path:
     assert result.exit_code == 0, result.output
     assert "trained on 235 rows" in result.output
     assert (out / "static_tier.joblib").is_file(), "train distils the static tier by default (what serve and route load)"
+    assert (out / "static_router.joblib").is_file(), "and fits the router the static tier serves on its own vectors"
     body = yaml.safe_load(profile.read_text())
     assert {e["name"] for e in body["experts"]} <= {"qwen2.5-7b-instruct", "llama-3.1-8b-instruct", "qwen2.5-math-7b-instruct",
                                                      "qwen2.5-coder-7b-instruct", "bio-medical-llama-3-8b",
