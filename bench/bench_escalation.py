@@ -8,7 +8,10 @@ single, a vote of the top 3, the router alone, the Dataset Oracle and the per-qu
 accuracy, cost (every call charged), cost-of-pass, escalation rate, calls, share of traffic to
 the top model, and a test cost-accuracy curve per signal. Everything is chosen on train.
 
-    flock /tmp/bench.lock .venv/bin/python bench/bench_escalation.py [--files mmlu_pro ...] [--data-dir DIR] [--embedding static] [--no-escalation]
+    flock /tmp/bench.lock .venv/bin/python bench/bench_escalation.py [--files mmlu_pro ...] [--data-dir DIR] [--embedding static] [--no-escalation] [--probe-cost-weights 0.3 1.0]
+
+``--probe-cost-weights`` replays a different grid of tier-1 cost weights (the default is
+``orchestrator.escalation.replay.PROBE_COST_WEIGHTS``; ``0.3 1.0`` is the grid before it).
 
 Embeddings come from the embedding cache (~/.cache/orchestrator/embeddings by default).
 """
@@ -27,7 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from orchestrator.data import load_dataset  # noqa: E402
 from orchestrator.embeddings import Embedder  # noqa: E402
+from orchestrator.escalation.cascade import CascadePlan  # noqa: E402
 from orchestrator.escalation.offline import escalation_report  # noqa: E402
+from orchestrator.escalation.replay import PLANS, cascade_plans  # noqa: E402
 from orchestrator.escalation.render import escalation_markdown  # noqa: E402
 from orchestrator.router import TwoLevelRouter  # noqa: E402
 from orchestrator.router.baselines import BestSingleRouter, KNNRouter  # noqa: E402
@@ -86,7 +91,8 @@ def static_embeddings(emb: Embedder, train, test) -> tuple[np.ndarray, np.ndarra
     return static.encode(query_views(train.prompts)), static.encode(query_views(test.prompts))
 
 
-def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: str = "minilm", escalation: bool = True) -> None:
+def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: str = "minilm", escalation: bool = True,
+             plans: tuple[CascadePlan, ...] = PLANS) -> None:
     ds = load_dataset(path, require_complete=True)
     tr = np.array([s == "train" for s in ds.splits])
     train, test = ds.subset(np.flatnonzero(tr)), ds.subset(np.flatnonzero(~tr))
@@ -133,7 +139,7 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: 
         runs.append(("simulated log-probabilities", ("logprob", "learned"), (simulated_logprobs(train), simulated_logprobs(test))))
     for title, signals, lp in runs:
         t0 = time.perf_counter()
-        rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp)
+        rep = escalation_report(router, train, test, Xte, cost_tr, cost_te, signals=signals, logprobs=lp, plans=plans)
         if rep is None:
             return
         print(f"\n### escalation, {title} (replayed in {time.perf_counter() - t0:.0f}s)\n")
@@ -148,14 +154,18 @@ def main() -> None:
                     help="static: the shipped default tier (distilled on train); tfidf: fitted on train, no MiniLM")
     ap.add_argument("--no-escalation", action="store_true", help="only the router against its simple policies")
     ap.add_argument("--simulated-logprobs", action="store_true", help="add the logprob signal, with the simulator's values")
+    ap.add_argument("--probe-cost-weights", nargs="+", type=float, default=None,
+                    help="tier-1 cost weights of the replayed plans (default: the shipped grid)")
     args = ap.parse_args()
     routing = args.data_dir / "routing"
     if not routing.is_dir():
         print(f"shared data absent at {routing}: nothing to benchmark")
         return
     emb = Embedder()
+    plans = PLANS if args.probe_cost_weights is None else cascade_plans(tuple(args.probe_cost_weights))
     for name in args.files:
-        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs, embedding=args.embedding, escalation=not args.no_escalation)
+        run_file(routing / f"{name}.jsonl", emb, with_logprobs=args.simulated_logprobs, embedding=args.embedding,
+                 escalation=not args.no_escalation, plans=plans)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from orchestrator.escalation.replay import EscalationInputs, evaluate_escalation
+from orchestrator.escalation.cascade import CascadePlan
+from orchestrator.escalation.replay import PLANS, EscalationInputs, evaluate_escalation
 from orchestrator.router.selection import normalise_cost
 
 __all__ = ["escalation_inputs", "escalation_report"]
@@ -25,7 +27,8 @@ def escalation_inputs(ds: Any, quality: np.ndarray, est_cost: np.ndarray | None,
 
 def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, train_cost: np.ndarray,
                       test_cost: np.ndarray, *, seed: int = 0, signals: tuple[str, ...] = ("agreement", "router", "posterior", "learned"),
-                      logprobs: tuple[np.ndarray, np.ndarray] | None = None) -> dict | None:
+                      logprobs: tuple[np.ndarray, np.ndarray] | None = None, plans: tuple[CascadePlan, ...] = PLANS,
+                      on_plan: Callable[[], None] | None = None) -> dict | None:
     """The escalation table for a router fitted in this run on ``train`` (its held-out
     predictions tune the thresholds); None when the router has none (loaded from artifacts)."""
     oof_q = getattr(router, "_oof_quality", None)
@@ -36,5 +39,5 @@ def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, 
     return evaluate_escalation(
         escalation_inputs(train, oof_q, router._oof_cost, train_cost, router.cost_scale_, None if logprobs is None else logprobs[0]),
         escalation_inputs(test, q_te, c_te, test_cost, router.cost_scale_, None if logprobs is None else logprobs[1]),
-        list(test.experts), router_pick=pick, signals=signals, seed=seed,
+        list(test.experts), router_pick=pick, signals=signals, seed=seed, plans=plans, on_plan=on_plan,
     )

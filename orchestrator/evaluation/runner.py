@@ -313,14 +313,14 @@ def _escalation(router: Any, train: RoutingDataset, test: RoutingDataset, test_e
     if not opts.escalation or not len(train):
         return None
     from orchestrator.escalation.offline import escalation_report
+    from orchestrator.escalation.replay import PLANS
 
     ones = lambda d: np.ones(d.scores.shape)  # noqa: E731 - no cost signal: every call costs 1
-    with progress.stage("replaying escalation policies") as advance:
-        rep = escalation_report(router, train, test, test_emb,
-                                train_costs.matrix if train_costs.matrix is not None else ones(train),
-                                test_costs.matrix if test_costs.matrix is not None else ones(test), seed=opts.seed)
-        advance(1)
-    return rep
+    with progress.stage("replaying escalation plans", total=len(PLANS)) as advance:
+        return escalation_report(router, train, test, test_emb,
+                                 train_costs.matrix if train_costs.matrix is not None else ones(train),
+                                 test_costs.matrix if test_costs.matrix is not None else ones(test), seed=opts.seed,
+                                 on_plan=advance)
 
 
 def _default_embedder() -> Any:

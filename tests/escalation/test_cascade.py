@@ -7,7 +7,16 @@ import pytest
 
 from orchestrator.escalation import CascadePlan, LearnedConfidence, plan_tiers, tally
 from orchestrator.escalation.cascade import answer_posterior
-from orchestrator.escalation.replay import EscalationInputs, Trace, evaluate_escalation, stop_at, trace_plan
+from orchestrator.escalation.replay import (
+    PLANS,
+    EscalationInputs,
+    OperatingPoint,
+    Trace,
+    evaluate_escalation,
+    operating_points,
+    stop_at,
+    trace_plan,
+)
 from orchestrator.escalation.signals import FEATURES, confidence_features, signal_value
 
 # Experts: 0 cheap and weak, 1 mid, 2 dear and strong.
@@ -166,3 +175,28 @@ def test_plans_and_merges_are_chosen_on_train_folds_and_test_only_reports_them()
                                 signals=("router",), plans=plans)["policies"]["cascade_router_match"]
     assert (again["plan"], again["threshold"], again["train_accuracy"]) == (chosen["plan"], chosen["threshold"], chosen["train_accuracy"])
     assert 0.5 <= out["first_tier_auroc"]["router"] <= 1.0
+
+
+def test_the_default_plans_start_tier_one_anywhere_on_the_cost_dial():
+    # Near the router's own choice (cost weight 0.05) tier 1 is the strong expert, and a cascade
+    # spends its budget on a second opinion; at the cheap end it is the cheap expert.
+    first = {p.probe_cost_weight: plan_tiers(QUALITY, COST, p)[0] for p in PLANS if p.probes == 1}
+    assert first[min(first)] == [2] and first[max(first)] == [0]
+
+
+def test_the_replay_reports_progress_once_per_plan():
+    ticks: list[int] = []
+    evaluate_escalation(_herd(100, 0, herd_wrong=0.3), _herd(50, 1, herd_wrong=0.3), ["h1", "h2", "strong"],
+                        router_pick=np.full(50, 2), signals=("router",), plans=PLANS[:3], on_plan=lambda: ticks.append(1))
+    assert len(ticks) == 3
+
+
+@pytest.mark.parametrize(("runner_up", "beat"), [(0.7390, "cheap"), (0.7300, "dear")])
+def test_beat_takes_the_cheaper_of_two_settings_cv_cannot_tell_apart(runner_up, beat):
+    plan = CascadePlan()
+    points = [OperatingPoint(0.7400, 0.008, 0.53, plan, 0.9), OperatingPoint(runner_up, 0.008, 0.40, plan, 0.5),
+              OperatingPoint(0.7600, 0.008, 0.90, plan, 1.0)]  # dearer than best single: not a "beat" candidate
+    chosen = operating_points(points, single_acc=0.735, single_cost=0.55)
+    # 0.001 apart is inside min(0.002, se/4): free; 0.010 apart is not.
+    assert chosen["beat"].cost == (0.40 if beat == "cheap" else 0.53)
+    assert chosen["match"].cost == (0.40 if runner_up >= 0.735 else 0.53)
