@@ -32,6 +32,7 @@ class TrainReport:
     out: Path
     profile_out: Path | None = None
     category_expert: dict[str, str] = field(default_factory=dict)
+    cv_policies: dict[str, dict[str, float]] = field(default_factory=dict)  # the router beside its simple policies (router.cv_policies_)
 
 
 def profile_yaml(router) -> str:
@@ -117,4 +118,5 @@ def train_router(
         categories=list(router.categories_), cost_unit=router.cost_unit_, cv_accuracy=router.blend_.cv_accuracy,
         blend={**router.blend_.weights, "k": router.blend_.k, "C": router.blend_.C}, out=Path(out),
         profile_out=None if profile_out is None else Path(profile_out), category_expert=dict(router.category_expert_),
+        cv_policies=dict(router.cv_policies_),
     )

@@ -20,16 +20,18 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.model_selection import KFold
 
-from orchestrator.router.parts import Signals, fit_parts, signals
+from orchestrator.router.parts import Parts, Signals, fit_parts, rank_experts, signals
+from orchestrator.router.quality import expert_means
 from orchestrator.router.selection import CostScale
 from orchestrator.router.tuning import fold_mean_and_se
 
-__all__ = ["Blend", "OutOfFold", "choose_blend", "routing_accuracy"]
+__all__ = ["Blend", "OutOfFold", "choose_blend", "compare_policies", "first_choice", "routing_accuracy"]
 
 COMPONENTS = ("logistic", "knn", "category", "task", "skill")
 SHRINKAGE_GRID = (0.0, 2.0, 10.0, 40.0)
 COST_WEIGHT_GRID = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)
 OOF_NEIGHBOURS = 80  # kept per held-out row for tuning the coverage selector
+SIMPLE_KNN = 20  # k of the kNN reference policy (RouterBench's), replayed on the folds beside the category policy
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class OutOfFold:
     neighbours: np.ndarray
     quality: np.ndarray | None = None  # (n, m) out-of-fold blended P(correct) of the chosen blend
     cost: np.ndarray | None = None  # (n, m) out-of-fold expected cost per call
+    policies: dict[str, np.ndarray] = field(default_factory=dict)  # simple policy -> (n,) out-of-fold first choice
 
 
 def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | None = None) -> float:
@@ -69,6 +72,43 @@ def routing_accuracy(q: np.ndarray, truth: np.ndarray, tiebreak: np.ndarray | No
         q = q - 1e-9 * tiebreak / max(float(np.max(tiebreak)), 1e-12)
     pick = q.argmax(axis=1)
     return float(truth[np.arange(len(truth)), pick].mean())
+
+
+def first_choice(q: np.ndarray, est_cost: np.ndarray | None, scale: CostScale | None, cost_weight: float) -> np.ndarray:
+    """Each row's top-1 expert at ``cost_weight`` (equal quality: the cheaper, as ``top_k`` breaks ties)."""
+    if est_cost is None or scale is None:
+        return q.argmax(axis=1)
+    norm = scale(est_cost)
+    return (q - cost_weight * norm - 1e-9 * norm).argmax(axis=1)
+
+
+def compare_policies(router_pick: np.ndarray, policies: dict[str, np.ndarray], truth: np.ndarray,
+                     folds: np.ndarray) -> dict[str, dict[str, float]]:
+    """Out-of-fold accuracy (± fold SE) of the router's first choice and of each simple policy,
+    with the router's paired advantage over each (± fold SE)."""
+    rows = np.arange(len(truth))
+    ours = truth[rows, router_pick]
+    acc, se = fold_mean_and_se(ours, folds)
+    out = {"router": {"accuracy": acc, "se": se}}
+    for name, pick in policies.items():
+        theirs = truth[rows, pick]
+        acc, se = fold_mean_and_se(theirs, folds)
+        gain, gain_se = fold_mean_and_se(ours - theirs, folds)
+        out[name] = {"accuracy": acc, "se": se, "router_gain": gain, "router_gain_se": gain_se}
+    return out
+
+
+def _simple_policies(parts: Parts, s: Signals, scores: np.ndarray, costs: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The router's simple policies on held-out rows, from parts fitted on the other folds: its
+    category policy (CoE: the predicted category's best expert, the overall best on fallback;
+    the data's own map, without experts.yaml's overrides) and kNN (mean score of the SIMPLE_KNN
+    nearest rows, unshrunk; ties to the expert better on those rows, as ``KNNRouter`` breaks them)."""
+    expert_cost = None if costs is None else costs.mean(axis=0)
+    per_class = np.array([rank_experts(row, scores, expert_cost)[0] for row in parts.category_table])
+    fallback = rank_experts(parts.overall, scores, expert_cost)[0]
+    category = np.where(s.fallback, fallback, per_class[s.category_probs.argmax(axis=1)])
+    rank = np.argsort(np.argsort(-expert_means(scores), kind="stable"), kind="stable")
+    return {"category": category, "knn": (s.knn[SIMPLE_KNN] - 1e-9 * rank).argmax(axis=1)}
 
 
 def _weight_grid(step: float = 0.25, with_task: bool = True) -> list[dict[str, float]]:
@@ -125,14 +165,19 @@ def choose_blend(
     folds = KFold(n_splits=min(cv, n), shuffle=True, random_state=random_state)
     oof, order, fold_of = [], [], np.zeros(n, dtype=int)
     neighbours = np.zeros((n, min(OOF_NEIGHBOURS, n)), dtype=int)
+    simple = {"category": np.zeros(n, dtype=int), "knn": np.zeros(n, dtype=int)}
+    fold_ks = tuple(sorted(set(ks) | {SIMPLE_KNN}))
     for f, (tr, va) in enumerate(folds.split(X)):
         if progress:
             progress(f"fold {f + 1}/{folds.n_splits}")
         parts = fit_parts(
             X[tr], scores[tr], None if costs is None else costs[tr], [labels[i] for i in tr], [tasks[i] for i in tr],
-            k_max=max(ks), Cs=Cs, category_C=category_C, random_state=random_state,
+            k_max=max(fold_ks), Cs=Cs, category_C=category_C, random_state=random_state,
         )
-        oof.append(signals(parts, X[va], ks=ks, entropy_threshold=entropy_threshold))
+        sig = signals(parts, X[va], ks=fold_ks, entropy_threshold=entropy_threshold)
+        for name, pick in _simple_policies(parts, sig, scores[tr], None if costs is None else costs[tr]).items():
+            simple[name][va] = pick
+        oof.append(sig)
         order.append(va)
         fold_of[va] = f
         nb = tr[parts.knn.neighbours(X[va], neighbours.shape[1])]
@@ -162,7 +207,7 @@ def choose_blend(
     return (
         Blend(k=blend.k, C=blend.C, weights=blend.weights, cv_accuracy=acc, cv_brier=brier, cost_curve=curve,
               shrinkage=blend.shrinkage, selected_at_cost_weight=select_cost_weight),
-        OutOfFold(folds=fold_of, neighbours=neighbours, quality=np.clip(blend.apply(s), 0.0, 1.0), cost=s.cost),
+        OutOfFold(folds=fold_of, neighbours=neighbours, quality=np.clip(blend.apply(s), 0.0, 1.0), cost=s.cost, policies=simple),
     )
 
 
@@ -173,11 +218,9 @@ def _cost_curve(q: np.ndarray, truth: np.ndarray, est: np.ndarray | None, cost: 
     if cost is None or est is None or scale is None:
         return []
     rows = np.arange(len(truth))
-    norm = scale(est)
-    tiebreak = 1e-9 * norm  # equal quality: the cheaper expert, as top_k does
     out = []
     for w in COST_WEIGHT_GRID:
-        pick = (q - w * norm - tiebreak).argmax(axis=1)
+        pick = first_choice(q, est, scale, w)
         acc, se = fold_mean_and_se(truth[rows, pick], folds)
         out.append({"cost_weight": w, "accuracy": acc, "se": se, "mean_cost": float(cost[rows, pick].mean())})
     return out

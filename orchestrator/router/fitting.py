@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.errors import DatasetError, Problem
-from orchestrator.router.parts import Parts, category_label
+from orchestrator.router.parts import Parts, category_label, rank_experts
 
 __all__ = ["FitInputs", "prepare_inputs"]
 
@@ -33,10 +33,7 @@ class FitInputs:
     extra_labels: list[str] | None = None
 
     def _order(self, values: np.ndarray) -> list[int]:
-        """Experts best first by ``values``; ties: higher overall accuracy, then cheaper."""
-        overall = np.nan_to_num(self.scores, nan=0.0).mean(axis=0)
-        cheap = self.expert_cost if self.expert_cost is not None else np.zeros(len(self.experts))
-        return [int(j) for j in np.lexsort((cheap, -np.round(overall, 9), -np.round(values, 9)))]
+        return rank_experts(values, self.scores, self.expert_cost)
 
     def category_expert(self, parts: Parts, fallback: str) -> dict[str, str]:
         """h(category): the best expert per category on the training rows (CoE mapping)."""

@@ -15,7 +15,7 @@ from orchestrator.router.profiles import SkillProfiles
 from orchestrator.router.quality import ExpertLogistic, NeighbourScores, expert_means
 from orchestrator.router.skills import SkillTagger
 
-__all__ = ["Parts", "Signals", "category_label", "fit_parts", "signals"]
+__all__ = ["Parts", "Signals", "category_label", "fit_parts", "rank_experts", "signals"]
 
 CATEGORY_SMOOTHING = 5.0  # pseudo-rows of the overall mean in each category's accuracy
 
@@ -60,6 +60,13 @@ class Signals:
     def prior(self) -> np.ndarray:
         """The finest-label prior: task when the data has tasks, else category."""
         return self.category_prior if self.task_prior is None else self.task_prior
+
+
+def rank_experts(values: np.ndarray, scores: np.ndarray, expert_cost: np.ndarray | None) -> list[int]:
+    """Experts best first by ``values``; ties: higher mean recorded score on ``scores``, then cheaper."""
+    overall = np.nan_to_num(scores, nan=0.0).mean(axis=0)
+    cheap = expert_cost if expert_cost is not None else np.zeros(len(values))
+    return [int(j) for j in np.lexsort((cheap, -np.round(overall, 9), -np.round(values, 9)))]
 
 
 def _category_table(labels: list[str], classes: list[str], scores: np.ndarray, overall: np.ndarray) -> np.ndarray:

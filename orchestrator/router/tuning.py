@@ -29,18 +29,20 @@ def fold_mean_and_se(values: np.ndarray, folds: np.ndarray) -> tuple[float, floa
     return float(values.mean()), se
 
 
-def free_accuracy(accuracy: np.ndarray, se: np.ndarray, cost: np.ndarray) -> int:
+def free_accuracy(accuracy: np.ndarray, se: np.ndarray, cost: np.ndarray, floor: float = -np.inf) -> int:
     """Index of the cheapest setting that gives up no first-choice accuracy CV can see.
 
     The one-standard-error rule trades up to a standard error of accuracy (0.5-1 point on these
     files) for cost; a default must not. Here a setting qualifies only when its CV accuracy is
     within ``min(FREE_TOLERANCE, se/4)`` of the best's, so the default keeps the accuracy and
-    takes only the savings that are free.
+    takes only the savings that are free. ``floor``: nor may it fall below this accuracy (the
+    router's simple policies on the same folds) unless even the best setting is below it.
     """
     accuracy, se, cost = map(np.asarray, (accuracy, se, cost))
     best = int(np.argmax(accuracy))
     tol = min(FREE_TOLERANCE, float(se[best]) / 4)
-    ok = np.flatnonzero(accuracy >= accuracy[best] - tol - 1e-12)
+    bar = max(accuracy[best] - tol, min(floor, accuracy[best]))
+    ok = np.flatnonzero(accuracy >= bar - 1e-12)
     return int(ok[np.argmin(cost[ok])])
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from orchestrator.errors import RoutingError
 from orchestrator.router import selection
-from orchestrator.router.blend import choose_blend
+from orchestrator.router.blend import choose_blend, compare_policies, first_choice
 from orchestrator.router.decision import RankedExpert, RoutingDecision
 from orchestrator.router.fitting import FitInputs, prepare_inputs
 from orchestrator.router.parts import Parts, Signals, fit_parts, signals
@@ -74,8 +74,10 @@ class TwoLevelRouter:
     cost_weight : default quality/cost dial (score = quality - cost_weight * log-scaled cost in
         [0, 1], see :class:`~orchestrator.router.selection.CostScale`), or ``"cv"``: the largest
         saving cross-validation says is free — the cheapest weight whose out-of-fold first-choice
-        accuracy is within a hair of the best (``cv_cost_weight_``, see ``tuning.free_accuracy``).
-        The blend is chosen by CV routing accuracy at this weight (at 0 for ``"cv"``).
+        accuracy is within a hair of the best (``cv_cost_weight_``, see ``tuning.free_accuracy``)
+        and not below its own category policy's or kNN's on the same folds (``cv_policies_``
+        holds all three and the router's paired advantage). The blend is chosen by CV routing
+        accuracy at this weight (at 0 for ``"cv"``).
     random_state : seeds folds, clustering and sampling.
     fallback_category : the category uncertain queries fall back to (config ``router.fallback_category``).
     k_temperature : softmax temperature turning scores into the mass used for dynamic k.
@@ -176,9 +178,17 @@ class TwoLevelRouter:
             random_state=self.random_state, progress=say,
         )
         curve = self.blend_.cost_curve
+        truth = np.nan_to_num(inp.scores, nan=0.0)
+        rows = np.arange(len(truth))
+        # Never below the simplest policy: the default weight may not take the router under the
+        # CV accuracy of its own category policy or kNN on the same folds (issue 11).
+        floor = max((float(truth[rows, pick].mean()) for pick in oof.policies.values()), default=-np.inf)
         self.cv_cost_weight_ = float(curve[free_accuracy(
-            [c["accuracy"] for c in curve], [c["se"] for c in curve], [c["mean_cost"] for c in curve]
+            [c["accuracy"] for c in curve], [c["se"] for c in curve], [c["mean_cost"] for c in curve], floor=floor,
         )]["cost_weight"]) if curve else 0.0
+        default_weight = self.cv_cost_weight_ if self.cost_weight == "cv" else float(self.cost_weight)
+        scale = self.cost_scale_ if isinstance(self.cost_scale_, CostScale) else None
+        self.cv_policies_ = compare_policies(first_choice(oof.quality, oof.cost, scale, default_weight), oof.policies, truth, oof.folds)
         # Held-out predictions on the training rows, for tuning what sits on top of the router
         # (escalation thresholds); private, so never written to the artifact.
         self._oof_quality, self._oof_cost = oof.quality, oof.cost

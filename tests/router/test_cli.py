@@ -29,6 +29,7 @@ def trained(tmp_path_factory) -> Path:
     )
     assert result.exit_code == 0, result.output
     assert "trained on 235 rows" in result.output
+    assert "on the same folds, at the default cost weight: router" in result.output and "kNN k=20" in result.output
     assert (out / "static_tier.joblib").is_file(), "train distils the static tier by default (what serve and route load)"
     assert (out / "static_router.joblib").is_file(), "and fits the router the static tier serves on its own vectors"
     body = yaml.safe_load(profile.read_text())

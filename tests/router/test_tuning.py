@@ -69,3 +69,12 @@ def test_free_accuracy_takes_only_savings_that_cost_no_cv_accuracy():
     accuracy, se, cost = [0.900, 0.899, 0.892, 0.850], [0.008] * 4, [4.0, 3.0, 2.0, 1.0]
     assert free_accuracy(accuracy, se, cost) == 1
     assert one_standard_error(accuracy, se, cost) == 2
+
+
+def test_free_accuracy_never_goes_below_the_floor_unless_the_best_does():
+    from orchestrator.router.tuning import free_accuracy
+
+    accuracy, se, cost = [0.9000, 0.8995, 0.8990], [0.008] * 3, [3.0, 2.0, 1.0]
+    assert free_accuracy(accuracy, se, cost) == 2  # 0.001 is free (tolerance 0.002)...
+    assert free_accuracy(accuracy, se, cost, floor=0.8994) == 1  # ...but not below a simple policy's 0.8994
+    assert free_accuracy(accuracy, se, cost, floor=0.95) == 0  # a floor above the best: keep the best

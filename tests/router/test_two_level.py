@@ -82,6 +82,17 @@ def test_cost_weight_cv_routes_at_the_weight_cross_validation_chose(fitted, data
     assert [d.chosen for d in auto] == [d.chosen for d in explicit]
 
 
+def test_cross_validation_scores_the_router_beside_its_simple_policies_and_the_default_never_drops_below_them(fitted):
+    cv = fitted.cv_policies_
+    assert set(cv) == {"router", "category", "knn"}
+    for name in ("category", "knn"):
+        assert 0.0 <= cv[name]["accuracy"] <= 1.0 and cv[name]["router_gain_se"] >= 0.0
+        assert cv[name]["router_gain"] == pytest.approx(cv["router"]["accuracy"] - cv[name]["accuracy"])
+    chosen = next(c for c in fitted.blend_.cost_curve if c["cost_weight"] == fitted.cv_cost_weight_)
+    best = max(c["accuracy"] for c in fitted.blend_.cost_curve)
+    assert chosen["accuracy"] >= min(best, max(cv["category"]["accuracy"], cv["knn"]["accuracy"])) - 1e-12
+
+
 def test_cover_selection_covers_what_top_k_misses(dataset, embedder):
     # Globally the generalist fails least, so a fixed pair starts with it and misses the rows
     # where it and the chosen specialist both fail; the query's neighbours say which specialist
