@@ -299,6 +299,8 @@ def run_evaluation(opts: EvalOptions, *, progress: Progress | None = None, embed
     report.dataset, report.split, report.n_train, report.k = str(opts.data), opts.split, len(train), opts.k
     report.best_single_expert = best
     report.router = {"source": str(opts.artifacts) if opts.artifacts else f"fitted on the train split ({len(train)} rows)"}
+    if getattr(routers["router"], "cv_policies_", None):
+        report.router["cv_policies"] = routers["router"].cv_policies_  # the router beside its simple policies on train CV
     if loaded is not None:  # an artifact replays on the tier the gateway serves it on (static by default)
         report.router["embedding_tier"] = getattr(loaded, "embedding_tier", "minilm")
     report.notes = notes + _notes(report, view, costs, opts, routers["router"])
@@ -351,6 +353,11 @@ def _notes(report: EvalReport, view: Any, costs: CostSignal, opts: EvalOptions, 
         notes.append(
             f"MISMATCH with `orchestrator data inspect`: best single {view.best_single_accuracy:.4f} / oracle {view.oracle_accuracy:.4f}"
         )
+    cv = getattr(router, "cv_policies_", None)
+    if cv:
+        beside = ", ".join(f"{label} {cv[name]['accuracy']:.3f} ({cv[name]['router_gain']:+.3f} ± {cv[name]['router_gain_se']:.3f} paired)"
+                           for name, label in (("category", "its category policy"), ("knn", "kNN k=20")) if name in cv)
+        notes.append(f"train CV (the router's own folds, at its default cost weight): router {cv['router']['accuracy']:.3f} vs {beside}")
     if report.cost_quality and report.n > opts.sweep_rows:
         notes.append(f"the cost-dial sweep replays a seeded sample of {opts.sweep_rows} of the {report.n} rows")
     if any(p.max_k > 1 for p in report.policies.values()):

@@ -71,3 +71,10 @@ def test_cost_dial_sweep_samples_rows_on_large_splits_and_says_so(synthetic_file
     ).report
     assert report.n == 120
     assert any("sample of 50 of the 120 rows" in note for note in report.notes)
+
+
+def test_the_report_sets_the_router_beside_its_simple_policies_on_train_cv(k2):
+    cv = k2.router["cv_policies"]
+    assert set(cv) == {"router", "category", "knn"}
+    assert cv["knn"]["router_gain"] == pytest.approx(cv["router"]["accuracy"] - cv["knn"]["accuracy"])
+    assert any(note.startswith("train CV (the router's own folds") and "kNN k=20" in note for note in k2.notes)
