@@ -7,7 +7,9 @@ toward the finest-label prior (``task`` when the data has it: p(task | x) times 
 accuracy), with ``shrinkage`` pseudo-rows. The blend with the highest *routing accuracy at the
 chosen cost weight* wins (the recorded score of each row's first choice, which is what routing
 is judged on), ties going to the lower Brier score. The out-of-fold accuracy and cost at each
-cost weight (with fold standard errors) give the dial's curve and the default cost weight.
+cost weight (with fold standard errors) give the dial's curve and the default cost weight. The
+same folds replay the router's simple policies (its category policy and kNN k=20), the floor
+the default cost weight may not go under and the reference ``cv_policies_`` reports.
 Nothing from the test split is ever looked at.
 """
 
