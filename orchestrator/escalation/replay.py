@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -28,13 +28,13 @@ from orchestrator.escalation.signals import FEATURES, LearnedConfidence, confide
 from orchestrator.router.tuning import fold_mean_and_se, free_accuracy
 
 __all__ = ["PLANS", "PROBE_COST_WEIGHTS", "THRESHOLDS", "EscalationInputs", "OperatingPoint", "Trace", "auroc", "cascade_plans",
-           "evaluate_escalation", "operating_points", "stop_at", "trace_plan"]
+           "evaluate_escalation", "operating_points", "stop_at", "trace_plan", "truncate"]
 
 THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0001, 0.025), 3))
 # Tier 1's cost weight spans the router's dial (blend.COST_WEIGHT_GRID's useful range), not only
 # its cheap end: on mmlu_pro, train CV's most accurate cascade within best single's cost starts
 # from an expert the router still rates near the top (0.05) and escalates the least sure fifth,
-# while the cheap probes (0.3, 1.0) serve the "match" point. 40 plans (~35 s of replay on mmlu_pro).
+# while the cheap probes (0.3, 1.0) serve the "match" point. 40 plans (~23 s of replay on mmlu_pro).
 PROBE_COST_WEIGHTS = (0.05, 0.1, 0.15, 0.3, 1.0)
 
 
@@ -76,6 +76,13 @@ class Trace:
     top_add: np.ndarray  # (n, T) bool: tier t called the top (best single) model
     features: np.ndarray  # (n, T, F)
     n_tiers: np.ndarray  # (n,)
+
+
+def truncate(tr: Trace, tiers: int) -> Trace:
+    """A longer plan's trace cut to its first ``tiers``: tiers never depend on how many follow
+    (``plan_tiers``), so this is the shorter plan's trace, at no replay cost."""
+    return Trace(tr.score[:, :tiers], tr.cost_add[:, :tiers], tr.calls_add[:, :tiers], tr.top_add[:, :tiers],
+                 tr.features[:, :tiers], np.minimum(tr.n_tiers, tiers))
 
 
 def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
@@ -245,11 +252,16 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     folds = np.zeros(len(train), dtype=int)
     for f, (_, va) in enumerate(KFold(n_splits=min(cv, len(train)), shuffle=True, random_state=seed).split(np.zeros(len(train)))):
         folds[va] = f
-    traces = {}
-    for plan in plans:
-        traces[plan] = (trace_plan(train, plan, top), trace_plan(test, plan, top))
+    traces: dict[CascadePlan, tuple[Trace, Trace]] = {}
+    for plan in sorted(plans, key=lambda p: -p.max_tiers):  # longest first: shorter plans are its prefix
+        longer = traces.get(replace(plan, max_tiers=3))
+        if longer is not None and plan.max_tiers < 3:
+            traces[plan] = (truncate(longer[0], plan.max_tiers), truncate(longer[1], plan.max_tiers))
+        else:
+            traces[plan] = (trace_plan(train, plan, top), trace_plan(test, plan, top))
         if on_plan is not None:
             on_plan()
+    traces = {plan: traces[plan] for plan in plans}  # the grid's order: ties among settings resolve as before
     curves: dict[str, list[dict[str, float]]] = {}
     separation: dict[str, float] = {}  # per signal: AUROC of its first-tier confidence for the first tier being right (test)
     for signal in signals:

@@ -16,6 +16,7 @@ from orchestrator.escalation.replay import (
     operating_points,
     stop_at,
     trace_plan,
+    truncate,
 )
 from orchestrator.escalation.signals import FEATURES, confidence_features, signal_value
 
@@ -200,3 +201,17 @@ def test_beat_takes_the_cheaper_of_two_settings_cv_cannot_tell_apart(runner_up, 
     # 0.001 apart is inside min(0.002, se/4): free; 0.010 apart is not.
     assert chosen["beat"].cost == (0.40 if beat == "cheap" else 0.53)
     assert chosen["match"].cost == (0.40 if runner_up >= 0.735 else 0.53)
+
+
+def test_a_two_tier_trace_is_the_three_tier_trace_cut_short():
+    rng = np.random.default_rng(3)
+    n, m = 60, 5
+    d = EscalationInputs(scores=(rng.random((n, m)) < 0.6).astype(float), cost=rng.random((n, m)),
+                         answers=[[str(a) for a in rng.integers(0, 3, m)] for _ in range(n)], quality=rng.random((n, m)),
+                         cost_norm=rng.random((n, m)), lengths=rng.random((n, m)) * 100, tasks=["t"] * n)
+    for probes in (1, 2):
+        three = trace_plan(d, CascadePlan(probes=probes, max_tiers=3, merge="strongest"), top=0)
+        two = trace_plan(d, CascadePlan(probes=probes, max_tiers=2, merge="strongest"), top=0)
+        cut = truncate(three, 2)
+        for field_ in ("score", "cost_add", "calls_add", "top_add", "features", "n_tiers"):
+            np.testing.assert_array_equal(getattr(cut, field_), getattr(two, field_), err_msg=field_)
