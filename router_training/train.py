@@ -33,6 +33,7 @@ class TrainReport:
     profile_out: Path | None = None
     category_expert: dict[str, str] = field(default_factory=dict)
     cv_policies: dict[str, dict[str, float]] = field(default_factory=dict)  # the router beside its simple policies (router.cv_policies_)
+    escalation: dict[str, dict[str, dict]] = field(default_factory=dict)  # tuned cascade settings per signal and dial (router.escalation_)
 
 
 def profile_yaml(router) -> str:
@@ -60,6 +61,21 @@ def fit_static_tier_router(router, ds, cats=None, config=None, say: Callable[[st
     cat_X = None if cats is None else static.encode(query_views(cats.texts))
     twin = TwoLevelRouter(**{k: v for k, v in router.get_params().items() if k != "embedder"}, embedder=router.embedder)
     return twin.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say or (lambda _m: None))
+
+
+def tune_escalation_dials(router, ds, say: Callable[[str], None]) -> None:
+    """The cascade settings a request's ``escalation.dial`` deploys (``router.escalation_``), chosen
+    on the router's own held-out predictions for the training rows, as ``eval`` chooses them."""
+    from orchestrator.escalation.offline import escalation_inputs
+    from orchestrator.escalation.replay import tune_escalation
+
+    say("tuning the escalation dials")
+    if list(ds.experts) != list(router.experts_):
+        ds = ds.select_experts(list(router.experts_))  # the experts the config kept
+    cost, _ = ds.cost_matrix()
+    if cost is None:  # no recorded cost: the router's own estimate (config prices), else every call costs 1
+        cost = router._oof_cost if router._oof_cost is not None else np.ones(ds.scores.shape)
+    router.escalation_ = tune_escalation(escalation_inputs(ds, router._oof_quality, router._oof_cost, cost, router.cost_scale_))
 
 
 def train_router(
@@ -98,6 +114,7 @@ def train_router(
         say(f"embedding {len(cats.texts)} category-labelled queries")
         cat_X = cached_embeddings(cats.texts, router.embedder, cache_dir=cache)
     router.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say)
+    tune_escalation_dials(router, ds, say)
     twin = None
     if static_tier:
         from router_training.static_distill import distil_static_tier
@@ -109,6 +126,7 @@ def train_router(
         router.static_tier_ = distil_static_tier(router.embedder, texts, targets, progress=say, cache_dir=cache)
         say("fitting the static tier's own router")
         twin = fit_static_tier_router(router, ds, cats, config, say)
+        tune_escalation_dials(twin, ds, say)
     router.save(out, static_router=twin)
     if profile_out is not None:
         Path(profile_out).write_text(profile_yaml(router), encoding="utf-8")
@@ -118,5 +136,5 @@ def train_router(
         categories=list(router.categories_), cost_unit=router.cost_unit_, cv_accuracy=router.blend_.cv_accuracy,
         blend={**router.blend_.weights, "k": router.blend_.k, "C": router.blend_.C}, out=Path(out),
         profile_out=None if profile_out is None else Path(profile_out), category_expert=dict(router.category_expert_),
-        cv_policies=dict(router.cv_policies_),
+        cv_policies=dict(router.cv_policies_), escalation=dict(router.escalation_),
     )

@@ -44,6 +44,10 @@ def train(
         beside = "; ".join(f"{label} {cv[name]['accuracy']:.3f} (router {cv[name]['router_gain']:+.3f} ± {cv[name]['router_gain_se']:.3f})"
                            for name, label in (("category", "its category policy"), ("knn", "kNN k=20")) if name in cv)
         console.print(f"on the same folds, at the default cost weight: router {cv['router']['accuracy']:.3f}; {beside}", highlight=False, soft_wrap=True)
+    for signal, dials in report.escalation.items():
+        console.print(f"escalation dial, signal {signal}: " + "; ".join(
+            f"{dial} = threshold {d['threshold']:g}, {d['probes']} probe(s) at cost weight {d['probe_cost_weight']:g}, {d['max_tiers']} tiers, "
+            f"merge {d['merge']} (CV accuracy {d['train_accuracy']:.3f})" for dial, d in dials.items()), highlight=False, soft_wrap=True)
     if report.profile_out is not None:
         console.print(f"profile section written to {report.profile_out}", highlight=False)
 

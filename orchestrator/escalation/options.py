@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["EscalationOptions"]
+from orchestrator.errors import InvalidRequest
+
+__all__ = ["PLAN_FIELDS", "EscalationOptions", "resolve_dial"]
+
+PLAN_FIELDS = ("threshold", "probes", "max_tiers", "probe_cost_weight", "merge")
+"""What a tuned setting decides (``dial``): everything but the signal."""
+_PARAM = "orchestrator.escalation.dial"
 
 
 class EscalationOptions(BaseModel):
@@ -23,3 +29,29 @@ class EscalationOptions(BaseModel):
     probe_cost_weight: float = Field(default=0.3, ge=0.0, description="cost weight the first tier is chosen with (higher = cheaper)")
     merge: Literal["vote", "strongest"] = Field(
         default="vote", description="vote: answers weighted by router P(correct); strongest: the best-rated expert called answers")
+    dial: Literal["match", "beat"] | None = Field(
+        default=None, description="use the setting `orchestrator train` tuned for this signal on train CV: `match` = the cheapest "
+                                  "that matched best single's accuracy, `beat` = the most accurate within its cost; sets "
+                                  "threshold, probes, max_tiers, probe_cost_weight and merge")
+
+    @model_validator(mode="after")
+    def _dial_decides_the_plan(self) -> EscalationOptions:
+        both = sorted(set(PLAN_FIELDS) & self.model_fields_set)
+        if self.dial is not None and both:
+            raise ValueError(f"dial {self.dial!r} sets {', '.join(PLAN_FIELDS)} from the router's tuned setting: "
+                             f"drop {', '.join(both)} or drop dial")
+        return self
+
+
+def resolve_dial(opts: EscalationOptions, tuned: dict[str, dict[str, dict[str, Any]]] | None) -> EscalationOptions:
+    """``opts`` with its ``dial`` replaced by the tuned setting it names (unchanged without a dial)."""
+    if opts.dial is None:
+        return opts
+    if not tuned:
+        raise InvalidRequest("this router carries no tuned escalation settings (its artifact predates them, or it was not "
+                             "fitted by `orchestrator train`): set threshold and the plan yourself, or retrain", param=_PARAM)
+    setting = tuned.get(opts.signal, {}).get(opts.dial)
+    if setting is None:
+        raise InvalidRequest(f"no tuned {opts.dial!r} setting for signal {opts.signal!r} "
+                             f"(tuned signals: {', '.join(sorted(tuned)) or 'none'})", param=_PARAM)
+    return opts.model_copy(update={k: setting[k] for k in PLAN_FIELDS})

@@ -9,7 +9,8 @@ fitted per fold); two operating points are kept per signal: the cheapest that ma
 single model's training accuracy ("match") and, among those that cost no more than it, the
 cheapest that gives up no accuracy CV can see against the most accurate ("beat": the rule of the
 router's default cost weight, :func:`~orchestrator.router.tuning.free_accuracy`), and the test
-split only reports them.
+split only reports them. :func:`tune_escalation` makes the same choice from the training rows
+alone, for ``orchestrator train`` to store in the artifact (a request's ``escalation.dial``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -27,8 +28,8 @@ from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.signals import FEATURES, LearnedConfidence, confidence_features, signal_value
 from orchestrator.router.tuning import fold_mean_and_se, free_accuracy
 
-__all__ = ["PLANS", "PROBE_COST_WEIGHTS", "THRESHOLDS", "EscalationInputs", "OperatingPoint", "Trace", "auroc", "cascade_plans",
-           "evaluate_escalation", "operating_points", "stop_at", "trace_plan", "truncate"]
+__all__ = ["LIVE_SIGNALS", "PLANS", "PROBE_COST_WEIGHTS", "THRESHOLDS", "EscalationInputs", "OperatingPoint", "Trace", "auroc", "cascade_plans",
+           "evaluate_escalation", "operating_points", "stop_at", "trace_plan", "truncate", "tune_escalation"]
 
 THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0001, 0.025), 3))
 # Tier 1's cost weight spans the router's dial (blend.COST_WEIGHT_GRID's useful range), not only
@@ -224,6 +225,79 @@ def operating_points(points: list[OperatingPoint], single_acc: float, single_cos
     }
 
 
+def _ranking(d: EscalationInputs) -> list[int]:
+    """Experts by accuracy on ``d`` (ties: the cheaper); the first is best single."""
+    return [int(j) for j in np.lexsort((d.cost.mean(axis=0), -np.nan_to_num(d.scores, nan=0.0).mean(axis=0)))]
+
+
+def _folds(n: int, cv: int, seed: int) -> np.ndarray:
+    folds = np.zeros(n, dtype=int)
+    for f, (_, va) in enumerate(KFold(n_splits=min(cv, n), shuffle=True, random_state=seed).split(np.zeros(n))):
+        folds[va] = f
+    return folds
+
+
+def _replay(plans: tuple[CascadePlan, ...], splits: tuple[EscalationInputs, ...], top: int,
+            on_plan: Callable[[], None] | None) -> dict[CascadePlan, tuple[Trace, ...]]:
+    """Every plan's trace on every split, in the grid's order (ties among settings resolve by it).
+    Three-tier plans are replayed first: a shorter plan's trace is their prefix."""
+    traces: dict[CascadePlan, tuple[Trace, ...]] = {}
+    for plan in sorted(plans, key=lambda p: -p.max_tiers):
+        longer = traces.get(replace(plan, max_tiers=3))
+        if longer is not None and plan.max_tiers < 3:
+            traces[plan] = tuple(truncate(tr, plan.max_tiers) for tr in longer)
+        else:
+            traces[plan] = tuple(trace_plan(d, plan, top) for d in splits)
+        if on_plan is not None:
+            on_plan()
+    return {plan: traces[plan] for plan in plans}
+
+
+def _points(tr: Trace, c_tr: np.ndarray, plan: CascadePlan, folds: np.ndarray) -> list[OperatingPoint]:
+    """One plan's out-of-fold result on the training rows at every threshold."""
+    points = []
+    for th in THRESHOLDS:
+        o = _outcome(tr, stop_at(c_tr, th, tr.n_tiers))
+        acc, se = fold_mean_and_se(o["score"], folds)
+        points.append(OperatingPoint(acc, se, float(o["cost"].mean()), plan, float(th)))
+    return points
+
+
+def _usable(signal: str, plan: CascadePlan) -> bool:
+    return not (signal == "agreement" and plan.probes < 2)  # one answer agrees with itself
+
+
+def _plan_dict(plan: CascadePlan) -> dict[str, Any]:
+    return {"probes": plan.probes, "probe_cost_weight": plan.probe_cost_weight, "max_tiers": plan.max_tiers, "merge": plan.merge}
+
+
+LIVE_SIGNALS = ("agreement", "router", "posterior", "logprob")
+"""The signals the gateway's cascade reads (``learned`` is offline only); ``logprob`` is tuned
+only on data that records log-probabilities."""
+
+
+def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_SIGNALS, cv: int = 5, seed: int = 0,
+                    plans: tuple[CascadePlan, ...] = PLANS, on_plan: Callable[[], None] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per live signal, the "match" and "beat" settings (plan and threshold) chosen on the
+    training rows exactly as :func:`evaluate_escalation` chooses them, with their train-CV
+    accuracy and cost: what a request's ``escalation.dial`` deploys."""
+    top = _ranking(train)[0]
+    truth = np.nan_to_num(train.scores, nan=0.0)
+    single_acc, single_cost = float(truth[:, top].mean()), float(train.cost[:, top].mean())
+    folds = _folds(len(train), cv, seed)
+    traces = _replay(plans, (train,), top, on_plan)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for signal in signals:
+        if signal == "learned" or (signal == "logprob" and train.logprobs is None):
+            continue
+        points = [pt for plan, (tr,) in traces.items() if _usable(signal, plan)
+                  for pt in _points(tr, _confidence(signal, tr, tr, folds)[0], plan, folds)]
+        if points:
+            out[signal] = {goal: {**_plan_dict(pt.plan), "threshold": pt.threshold, "train_accuracy": pt.accuracy, "train_mean_cost": pt.cost}
+                           for goal, pt in operating_points(points, single_acc, single_cost).items()}
+    return out
+
+
 def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts: list[str], *,
                         router_pick: np.ndarray, signals: tuple[str, ...] = ("agreement", "router", "posterior", "learned"),
                         cv: int = 5, seed: int = 0, plans: tuple[CascadePlan, ...] = PLANS,
@@ -232,7 +306,7 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     ``on_plan`` is called after each plan is replayed (a progress bar's advance)."""
     truth_tr = np.nan_to_num(train.scores, nan=0.0)
     acc_tr, cost_tr = truth_tr.mean(axis=0), train.cost.mean(axis=0)
-    ranking = [int(j) for j in np.lexsort((cost_tr, -acc_tr))]
+    ranking = _ranking(train)
     top = ranking[0]
     single_acc, single_cost = float(acc_tr[top]), float(cost_tr[top])
     trio = ranking[:3]
@@ -249,19 +323,8 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     if len(pair) == 2:
         table["agree_else_strongest"] = {**_summary(_agree_else_strongest(test, pair, top)),
                                          "description": f"fixed cascade: {experts[pair[0]]} and {experts[pair[1]]} agree, else {experts[top]}"}
-    folds = np.zeros(len(train), dtype=int)
-    for f, (_, va) in enumerate(KFold(n_splits=min(cv, len(train)), shuffle=True, random_state=seed).split(np.zeros(len(train)))):
-        folds[va] = f
-    traces: dict[CascadePlan, tuple[Trace, Trace]] = {}
-    for plan in sorted(plans, key=lambda p: -p.max_tiers):  # longest first: shorter plans are its prefix
-        longer = traces.get(replace(plan, max_tiers=3))
-        if longer is not None and plan.max_tiers < 3:
-            traces[plan] = (truncate(longer[0], plan.max_tiers), truncate(longer[1], plan.max_tiers))
-        else:
-            traces[plan] = (trace_plan(train, plan, top), trace_plan(test, plan, top))
-        if on_plan is not None:
-            on_plan()
-    traces = {plan: traces[plan] for plan in plans}  # the grid's order: ties among settings resolve as before
+    folds = _folds(len(train), cv, seed)
+    traces = _replay(plans, (train, test), top, on_plan)
     curves: dict[str, list[dict[str, float]]] = {}
     separation: dict[str, float] = {}  # per signal: AUROC of its first-tier confidence for the first tier being right (test)
     for signal in signals:
@@ -270,14 +333,9 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
         points: list[OperatingPoint] = []
         confs = {}
         for plan, (tr, te) in traces.items():
-            if signal == "agreement" and plan.probes < 2:
-                continue  # one answer agrees with itself: agreement needs two or more probes
-            c_tr, c_te = _confidence(signal, tr, te, folds)
-            confs[plan] = c_te
-            for th in THRESHOLDS:
-                o = _outcome(tr, stop_at(c_tr, th, tr.n_tiers))
-                acc, se = fold_mean_and_se(o["score"], folds)
-                points.append(OperatingPoint(acc, se, float(o["cost"].mean()), plan, float(th)))
+            if _usable(signal, plan):
+                c_tr, confs[plan] = _confidence(signal, tr, te, folds)
+                points += _points(tr, c_tr, plan, folds)
         if not points:
             continue
         for goal, (a, _, c, plan, th) in operating_points(points, single_acc, single_cost).items():
@@ -285,8 +343,7 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
             o = _outcome(te, stop_at(confs[plan], th, te.n_tiers))
             table[f"cascade_{signal}_{goal}"] = {
                 **_summary(o), "threshold": th, "train_accuracy": a, "train_mean_cost": c,
-                "plan": {"probes": plan.probes, "probe_cost_weight": plan.probe_cost_weight, "max_tiers": plan.max_tiers,
-                         "mid_cost_weight": plan.mid_cost_weight, "merge": plan.merge},
+                "plan": {**_plan_dict(plan), "mid_cost_weight": plan.mid_cost_weight},
                 "description": f"cascade on {signal} confidence, {'cheapest plan matching best single' if goal == 'match' else 'most accurate plan within best single cost (near-ties: the cheaper)'} on train CV",
             }
             if goal == "beat":

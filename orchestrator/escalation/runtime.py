@@ -146,8 +146,12 @@ def escalation_headers(trace: Any) -> dict[str, str]:
 
 
 def summary_event(outcome: CascadeOutcome, opts: EscalationOptions) -> TraceEvent:
-    return TraceEvent("escalation_summary", {
+    summary = {
         "tiers_used": outcome.tiers_used, "escalations": outcome.escalations, "stopped": outcome.stopped,
         "signal": opts.signal, "threshold": opts.threshold, "confidence": outcome.confidence,
         "failed": [f[0] for f in outcome.failures], "degraded": bool(outcome.failures) or outcome.stopped == "budget",
-    })
+    }
+    if opts.dial is not None:  # the plan came from the artifact's tuned setting: say which
+        summary["dial"] = opts.dial
+        summary["plan"] = {"probes": opts.probes, "probe_cost_weight": opts.probe_cost_weight, "max_tiers": opts.max_tiers, "merge": opts.merge}
+    return TraceEvent("escalation_summary", summary)

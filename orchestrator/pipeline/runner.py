@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.aggregation import AggregationResult, Aggregator
+from orchestrator.escalation.options import resolve_dial
 from orchestrator.config import Config
 from orchestrator.experts.types import Completion
 from orchestrator.pipeline.batching import RouteBatcher
@@ -111,6 +112,13 @@ class Pipeline:
             retriever=retriever,
         )
 
+    def _resolved(self, options: RequestOptions) -> RequestOptions:
+        """A cascade asking for a ``dial`` gets the plan and threshold the router's artifact tuned."""
+        esc = options.escalation
+        if esc is None or esc.dial is None:
+            return options
+        return options.model_copy(update={"escalation": resolve_dial(esc, getattr(self.router, "escalation_", None))})
+
     async def run(
         self,
         messages: list[dict[str, Any]],
@@ -119,7 +127,7 @@ class Pipeline:
         *,
         request_id: str | None = None,
     ) -> PipelineResult:
-        options = options or RequestOptions()
+        options = self._resolved(options or RequestOptions())
         state = await graph_for(options, self.context).ainvoke(
             PipelineInput(messages=messages, options=options, params=params or {}), context=self.context
         )
@@ -137,7 +145,7 @@ class Pipeline:
 
         Errors raise from the iteration: before the first delta the caller can still answer
         with an HTTP error, after it only with an error event."""
-        options = options or RequestOptions()
+        options = self._resolved(options or RequestOptions())
         request = PipelineInput(messages=messages, options=options, params=params or {}, stream=True)
         state: dict[str, Any] = {}
         announced = False

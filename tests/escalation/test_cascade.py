@@ -7,6 +7,7 @@ import pytest
 
 from orchestrator.escalation import CascadePlan, LearnedConfidence, plan_tiers, tally
 from orchestrator.escalation.cascade import answer_posterior
+from orchestrator.escalation.options import PLAN_FIELDS, EscalationOptions
 from orchestrator.escalation.replay import (
     PLANS,
     EscalationInputs,
@@ -215,3 +216,21 @@ def test_a_two_tier_trace_is_the_three_tier_trace_cut_short():
         cut = truncate(three, 2)
         for field_ in ("score", "cost_add", "calls_add", "top_add", "features", "n_tiers"):
             np.testing.assert_array_equal(getattr(cut, field_), getattr(two, field_), err_msg=field_)
+
+
+def test_tuning_on_train_picks_what_the_offline_table_reports_for_each_live_signal():
+    from orchestrator.escalation.replay import tune_escalation
+
+    train, test = _herd(300, 0, herd_wrong=0.4), _herd(100, 1, herd_wrong=0.4)
+    plans = tuple(p for p in PLANS if p.probe_cost_weight >= 0.3)  # 1-2 probes: agreement included
+    tuned = tune_escalation(train, plans=plans)
+    table = evaluate_escalation(train, test, ["h1", "h2", "strong"], router_pick=np.full(100, 2),
+                                signals=("agreement", "router", "posterior"), plans=plans)["policies"]
+    assert set(tuned) == {"agreement", "router", "posterior"}  # logprob: this data records none
+    for signal, goals in tuned.items():
+        for goal, setting in goals.items():
+            row = table[f"cascade_{signal}_{goal}"]
+            assert setting["threshold"] == row["threshold"] and setting["train_accuracy"] == row["train_accuracy"]
+            assert {k: setting[k] for k in ("probes", "probe_cost_weight", "max_tiers", "merge")} == {
+                k: row["plan"][k] for k in ("probes", "probe_cost_weight", "max_tiers", "merge")}
+            EscalationOptions(signal=signal, **{k: setting[k] for k in PLAN_FIELDS})  # a valid request option

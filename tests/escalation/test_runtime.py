@@ -150,3 +150,43 @@ async def test_posterior_signal_and_the_strongest_expert_answering_after_an_esca
     assert steps(result, "escalation")[0]["confidence"] == pytest.approx(0.853, abs=1e-3)
     # Escalated: gamma answers even though two cheaper experts agree on another answer.
     assert result.text == text
+
+
+class TunedRouter(PricedRouter):
+    """A router whose artifact carries the settings `orchestrator train` tuned (``escalation_``)."""
+
+    escalation_ = {"router": {
+        "match": {"threshold": 0.0, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
+        "beat": {"threshold": 0.65, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "strongest"},
+    }}
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("dial", "calls"), [("match", ["alpha"]), ("beat", ["alpha", "gamma"])])
+async def test_a_dial_runs_the_setting_the_router_was_tuned_with_and_the_trace_says_so(dial, calls):
+    experts = FakeExperts({"alpha": "The answer is 41.", "gamma": "The answer is 42."})
+    options = RequestOptions(escalation=EscalationOptions(signal="router", dial=dial))
+    result = await Pipeline(make_config(), TunedRouter(), experts).run(MATH, options)
+    assert [c[0] for c in experts.calls] == calls  # alpha's 0.6 clears match's 0 but not beat's 0.65
+    summary = steps(result, "escalation_summary")[0]
+    tuned = TunedRouter.escalation_["router"][dial]
+    assert summary["dial"] == dial and summary["threshold"] == tuned["threshold"] and summary["plan"]["merge"] == tuned["merge"]
+
+
+def test_a_dial_sets_the_plan_so_the_request_may_not_set_it_too():
+    with pytest.raises(ValueError, match="drop threshold or drop dial"):
+        EscalationOptions(signal="router", dial="beat", threshold=0.5)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("router", "signal", "message"), [
+    (PricedRouter(), "router", "carries no tuned escalation settings"),
+    (TunedRouter(), "posterior", "no tuned 'beat' setting for signal 'posterior' \\(tuned signals: router\\)"),
+])
+async def test_a_dial_the_router_cannot_honour_is_a_client_error_naming_the_field(router, signal, message):
+    from orchestrator.errors import InvalidRequest
+
+    options = RequestOptions(escalation=EscalationOptions(signal=signal, dial="beat"))
+    with pytest.raises(InvalidRequest, match=message) as err:
+        await Pipeline(make_config(), router, FakeExperts({})).run(MATH, options)
+    assert err.value.param == "orchestrator.escalation.dial"

@@ -29,6 +29,11 @@ class CheapFirstRouter:
     """cheap: P(correct) 0.7 at a tenth of strong's price; strong: 0.9."""
 
     categories_ = ["general"]
+    # What `orchestrator train` would have tuned (only the logprob signal, for this test).
+    escalation_ = {"logprob": {
+        "match": {"threshold": 0.0, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
+        "beat": {"threshold": 0.8, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
+    }}
 
     def route(self, prompts, *, k=None, cost_weight=None, budget=None, allowed_experts=None, mode=None):
         ranked = [RankedExpert("cheap", 0.7, 0.7, 1e-6), RankedExpert("strong", 0.6, 0.9, 1e-5)]
@@ -83,3 +88,27 @@ def test_an_unsure_cheap_answer_escalates_to_the_strong_expert(live) -> None:
     assert all("queue_ms" in c["decision"] and c["decision"]["attempts"] >= 1 for c in calls)
     metrics = httpx.get(f"{live.url}/metrics").text
     assert 'orchestrator_escalation_tiers_total{signal="logprob"} 1.0' in metrics
+
+
+def _ask_dial(live, prompt: str, escalation: dict) -> httpx.Response:
+    body = {"model": "router/auto", "messages": [{"role": "user", "content": prompt}], "orchestrator": {"escalation": escalation, "trace": True}}
+    return httpx.post(f"{live.url}/v1/chat/completions", json=body, timeout=30)
+
+
+def test_a_dial_deploys_the_tuned_setting_through_the_gateway(live) -> None:
+    r = _ask_dial(live, WRONG_FOR_CHEAP, {"signal": "logprob", "dial": "beat"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-orchestrator-escalation"].startswith("tiers=2")  # beat's threshold 0.8 escalates the unsure answer
+    summary = next(e["decision"] for e in r.json()["trace"]["events"] if e["step"] == "escalation_summary")
+    assert summary["dial"] == "beat" and summary["threshold"] == 0.8 and summary["plan"]["max_tiers"] == 2
+
+
+@pytest.mark.parametrize(("escalation", "message"), [
+    ({"signal": "posterior", "dial": "beat"}, "no tuned 'beat' setting for signal 'posterior'"),
+    ({"signal": "logprob", "dial": "beat", "threshold": 0.5}, "drop threshold or drop dial"),
+])
+def test_a_dial_the_gateway_cannot_honour_is_a_400_that_says_why(live, escalation, message) -> None:
+    r = _ask_dial(live, RIGHT_FOR_CHEAP, escalation)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert message in error["message"] and "escalation" in (error["param"] or error["message"])
