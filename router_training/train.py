@@ -63,19 +63,28 @@ def fit_static_tier_router(router, ds, cats=None, config=None, say: Callable[[st
     return twin.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say or (lambda _m: None))
 
 
-def tune_escalation_dials(router, ds, say: Callable[[str], None]) -> None:
+ESCALATION_TUNING_ROWS = 20_000  # the replay is a Python loop per row and plan: ~3 s per 1,000 rows for both tiers
+
+
+def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: int = ESCALATION_TUNING_ROWS, seed: int = 0) -> None:
     """The cascade settings a request's ``escalation.dial`` deploys (``router.escalation_``), chosen
-    on the router's own held-out predictions for the training rows, as ``eval`` chooses them."""
+    on the router's own held-out predictions for the training rows, as ``eval`` chooses them (on a
+    seeded sample of ``max_rows`` rows of a larger training split, as eval's dial sweep samples)."""
     from orchestrator.escalation.offline import escalation_inputs
     from orchestrator.escalation.replay import tune_escalation
 
-    say("tuning the escalation dials")
     if list(ds.experts) != list(router.experts_):
         ds = ds.select_experts(list(router.experts_))  # the experts the config kept
+    quality, est = router._oof_quality, router._oof_cost
     cost, _ = ds.cost_matrix()
     if cost is None:  # no recorded cost: the router's own estimate (config prices), else every call costs 1
-        cost = router._oof_cost if router._oof_cost is not None else np.ones(ds.scores.shape)
-    router.escalation_ = tune_escalation(escalation_inputs(ds, router._oof_quality, router._oof_cost, cost, router.cost_scale_))
+        cost = est if est is not None else np.ones(ds.scores.shape)
+    rows = np.arange(len(ds))
+    if len(rows) > max_rows:
+        rows = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
+    say(f"tuning the escalation dials on {len(rows)} of {len(ds)} rows" if len(rows) < len(ds) else "tuning the escalation dials")
+    sub = ds.subset(rows)
+    router.escalation_ = tune_escalation(escalation_inputs(sub, quality[rows], None if est is None else est[rows], cost[rows], router.cost_scale_))
 
 
 def train_router(
@@ -114,7 +123,7 @@ def train_router(
         say(f"embedding {len(cats.texts)} category-labelled queries")
         cat_X = cached_embeddings(cats.texts, router.embedder, cache_dir=cache)
     router.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say)
-    tune_escalation_dials(router, ds, say)
+    tune_escalation_dials(router, ds, say, seed=seed)
     twin = None
     if static_tier:
         from router_training.static_distill import distil_static_tier
@@ -126,7 +135,7 @@ def train_router(
         router.static_tier_ = distil_static_tier(router.embedder, texts, targets, progress=say, cache_dir=cache)
         say("fitting the static tier's own router")
         twin = fit_static_tier_router(router, ds, cats, config, say)
-        tune_escalation_dials(twin, ds, say)
+        tune_escalation_dials(twin, ds, say, seed=seed)
     router.save(out, static_router=twin)
     if profile_out is not None:
         Path(profile_out).write_text(profile_yaml(router), encoding="utf-8")

@@ -81,3 +81,15 @@ def test_train_rejects_what_eval_rejects_with_file_and_line(tmp_path):
         result = CliRunner().invoke(app, [*command, "--data", str(data), "--no-embedding-cache"])
         assert result.exit_code == 2, result.output
         assert f"{data}:2" in result.output and "no score for y" in result.output
+
+
+def test_escalation_dials_are_tuned_on_a_seeded_sample_of_a_large_training_split(dataset, fitted):
+    import copy
+
+    from router_training.train import tune_escalation_dials
+
+    train, said = dataset.split("train"), []
+    router = copy.copy(fitted)
+    tune_escalation_dials(router, train, said.append, max_rows=40)
+    assert said == [f"tuning the escalation dials on 40 of {len(train)} rows"]
+    assert set(router.escalation_["router"]) == {"match", "beat"}
