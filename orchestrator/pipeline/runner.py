@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator.aggregation import AggregationResult, Aggregator
-from orchestrator.escalation.options import resolve_dial
 from orchestrator.config import Config
+from orchestrator.escalation.options import resolve_dial
 from orchestrator.experts.types import Completion
 from orchestrator.pipeline.batching import RouteBatcher
 from orchestrator.pipeline.context import CallFn, PipelineContext, StreamFn
