@@ -150,11 +150,15 @@ def _learned(train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, 
     return oof, te
 
 
+def _signal_confidence(signal: str, tr: Trace) -> np.ndarray:
+    """A fixed signal's value after each tier, ``(n, T)`` (every signal but ``learned``)."""
+    return np.stack([signal_value(signal, tr.features[:, t]) for t in range(tr.score.shape[1])], axis=1)
+
+
 def _confidence(signal: str, train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if signal == "learned":
         return _learned(train, test, folds)
-    return (np.stack([signal_value(signal, train.features[:, t]) for t in range(train.score.shape[1])], axis=1),
-            np.stack([signal_value(signal, test.features[:, t]) for t in range(test.score.shape[1])], axis=1))
+    return _signal_confidence(signal, train), _signal_confidence(signal, test)
 
 
 def _summary(o: dict[str, np.ndarray]) -> dict[str, float]:
@@ -291,7 +295,7 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
         if signal == "learned" or (signal == "logprob" and train.logprobs is None):
             continue
         points = [pt for plan, (tr,) in traces.items() if _usable(signal, plan)
-                  for pt in _points(tr, _confidence(signal, tr, tr, folds)[0], plan, folds)]
+                  for pt in _points(tr, _signal_confidence(signal, tr), plan, folds)]
         if points:
             out[signal] = {goal: {**_plan_dict(pt.plan), "threshold": pt.threshold, "train_accuracy": pt.accuracy, "train_mean_cost": pt.cost}
                            for goal, pt in operating_points(points, single_acc, single_cost).items()}
