@@ -36,6 +36,7 @@ from orchestrator.escalation.replay import PLANS, cascade_plans  # noqa: E402
 from orchestrator.escalation.render import escalation_markdown  # noqa: E402
 from orchestrator.router import TwoLevelRouter  # noqa: E402
 from orchestrator.router.baselines import BestSingleRouter, KNNRouter  # noqa: E402
+from orchestrator.router.blend import POLICY_LABELS  # noqa: E402
 from router_training.embedding_cache import cached_embeddings, default_cache_dir  # noqa: E402
 
 FILES = ("routerbench3", "zeroeval_reasoning", "routellm_gsm8k_pair", "mmlu_pro")
@@ -138,7 +139,7 @@ def run_file(path: Path, emb: Embedder, with_logprobs: bool = False, embedding: 
     print("\nThe same policies on train (5-fold CV, the folds the blend was chosen on; `router.cv_policies_`):\n\n"
           "| policy | CV accuracy ± SE | router minus it (paired) ± SE |\n|---|---|---|\n"
           f"| default router | {cv['router']['accuracy']:.4f} ± {cv['router']['se']:.4f} | |")
-    for name, label in (("category", "its category policy (CoE)"), ("knn", "kNN k=20")):
+    for name, label in POLICY_LABELS.items():
         c = cv[name]
         print(f"| {label} | {c['accuracy']:.4f} ± {c['se']:.4f} | {c['router_gain']:+.4f} ± {c['router_gain_se']:.4f} |")
     if not escalation:

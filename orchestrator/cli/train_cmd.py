@@ -39,11 +39,10 @@ def train(
     console.print(f"[green]trained[/green] on {report.rows} rows, {len(report.experts)} experts, {len(report.categories)} categories -> {report.out}", highlight=False)
     blend = ", ".join(f"{k}={v:g}" for k, v in report.blend.items())
     console.print(f"cross-validated routing accuracy {report.cv_accuracy:.3f}; blend: {blend}; cost unit: {report.cost_unit or 'none'}", highlight=False, soft_wrap=True)
-    cv = report.cv_policies
-    if cv:
-        beside = "; ".join(f"{label} {cv[name]['accuracy']:.3f} (router {cv[name]['router_gain']:+.3f} ± {cv[name]['router_gain_se']:.3f})"
-                           for name, label in (("category", "its category policy"), ("knn", "kNN k=20")) if name in cv)
-        console.print(f"on the same folds, at the default cost weight: router {cv['router']['accuracy']:.3f}; {beside}", highlight=False, soft_wrap=True)
+    if report.cv_policies:
+        from orchestrator.router.blend import describe_policies
+
+        console.print(f"on the same folds, at the default cost weight: {describe_policies(report.cv_policies)}", highlight=False, soft_wrap=True)
     for signal, dials in report.escalation.items():
         console.print(f"escalation dial, signal {signal}: " + "; ".join(
             f"{dial} = threshold {d['threshold']:g}, {d['probes']} probe(s) at cost weight {d['probe_cost_weight']:g}, {d['max_tiers']} tiers, "

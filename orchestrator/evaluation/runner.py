@@ -355,9 +355,9 @@ def _notes(report: EvalReport, view: Any, costs: CostSignal, opts: EvalOptions, 
         )
     cv = getattr(router, "cv_policies_", None)
     if cv:
-        beside = ", ".join(f"{label} {cv[name]['accuracy']:.3f} ({cv[name]['router_gain']:+.3f} ± {cv[name]['router_gain_se']:.3f} paired)"
-                           for name, label in (("category", "its category policy"), ("knn", "kNN k=20")) if name in cv)
-        notes.append(f"train CV (the router's own folds, at its default cost weight): router {cv['router']['accuracy']:.3f} vs {beside}")
+        from orchestrator.router.blend import describe_policies
+
+        notes.append(f"train CV (the router's own folds, at its default cost weight): {describe_policies(cv)}")
     if report.cost_quality and report.n > opts.sweep_rows:
         notes.append(f"the cost-dial sweep replays a seeded sample of {opts.sweep_rows} of the {report.n} rows")
     if any(p.max_k > 1 for p in report.policies.values()):

@@ -27,7 +27,7 @@ from orchestrator.router.quality import expert_means
 from orchestrator.router.selection import CostScale
 from orchestrator.router.tuning import fold_mean_and_se
 
-__all__ = ["Blend", "OutOfFold", "choose_blend", "compare_policies", "first_choice", "routing_accuracy"]
+__all__ = ["POLICY_LABELS", "Blend", "OutOfFold", "choose_blend", "compare_policies", "describe_policies", "first_choice", "routing_accuracy"]
 
 COMPONENTS = ("logistic", "knn", "category", "task", "skill")
 SHRINKAGE_GRID = (0.0, 2.0, 10.0, 40.0)
@@ -98,6 +98,16 @@ def compare_policies(router_pick: np.ndarray, policies: dict[str, np.ndarray], t
         gain, gain_se = fold_mean_and_se(ours - theirs, folds)
         out[name] = {"accuracy": acc, "se": se, "router_gain": gain, "router_gain_se": gain_se}
     return out
+
+
+POLICY_LABELS = {"category": "its category policy", "knn": f"kNN k={SIMPLE_KNN}"}
+
+
+def describe_policies(cv: dict[str, dict[str, float]]) -> str:
+    """One line of :func:`compare_policies`' result, for ``train`` and ``eval`` alike."""
+    beside = ", ".join(f"{label} {cv[name]['accuracy']:.3f} ({cv[name]['router_gain']:+.3f} ± {cv[name]['router_gain_se']:.3f} paired)"
+                       for name, label in POLICY_LABELS.items() if name in cv)
+    return f"router {cv['router']['accuracy']:.3f} vs {beside}"
 
 
 def _simple_policies(parts: Parts, s: Signals, scores: np.ndarray, costs: np.ndarray | None) -> dict[str, np.ndarray]:
