@@ -34,6 +34,7 @@ class TrainReport:
     category_expert: dict[str, str] = field(default_factory=dict)
     cv_policies: dict[str, dict[str, float]] = field(default_factory=dict)  # the router beside its simple policies (router.cv_policies_)
     escalation: dict[str, dict[str, dict]] = field(default_factory=dict)  # tuned cascade settings per signal and dial (router.escalation_)
+    escalation_tier: str = "minilm"  # whose settings ``escalation`` holds: the tier `serve` loads by default (static when distilled)
 
 
 def profile_yaml(router) -> str:
@@ -145,5 +146,6 @@ def train_router(
         categories=list(router.categories_), cost_unit=router.cost_unit_, cv_accuracy=router.blend_.cv_accuracy,
         blend={**router.blend_.weights, "k": router.blend_.k, "C": router.blend_.C}, out=Path(out),
         profile_out=None if profile_out is None else Path(profile_out), category_expert=dict(router.category_expert_),
-        cv_policies=dict(router.cv_policies_), escalation=dict(router.escalation_),
+        cv_policies=dict(router.cv_policies_), escalation=dict((twin or router).escalation_),
+        escalation_tier="minilm" if twin is None else "static",
     )

@@ -16,11 +16,13 @@ __all__ = ["escalation_inputs", "escalation_report"]
 
 def escalation_inputs(ds: Any, quality: np.ndarray, est_cost: np.ndarray | None, cost: np.ndarray, scale: Any,
                       logprobs: np.ndarray | None = None) -> EscalationInputs:
-    lengths = ds.output_tokens if not np.isnan(ds.output_tokens).all() else ds.output_chars
+    unit = "tokens" if not np.isnan(ds.output_tokens).all() else "chars"
+    lengths = ds.output_tokens if unit == "tokens" else ds.output_chars
     return EscalationInputs(
         scores=ds.scores, cost=cost, answers=[[a.get(e) for e in ds.experts] for a in ds.answers], quality=quality,
         cost_norm=None if est_cost is None else normalise_cost(est_cost, scale),
         lengths=None if np.isnan(lengths).all() else np.nan_to_num(lengths, nan=float(np.nanmean(lengths))),
+        length_unit=None if np.isnan(lengths).all() else unit,
         logprobs=logprobs, tasks=list(ds.tasks),
     )
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from orchestrator.errors import InvalidRequest
+from orchestrator.escalation.signals import TierModels
 
 __all__ = ["PLAN_FIELDS", "EscalationOptions", "resolve_dial"]
 
@@ -20,9 +21,10 @@ class EscalationOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    signal: Literal["agreement", "router", "logprob", "posterior"] = Field(
+    signal: Literal["agreement", "router", "logprob", "posterior", "learned"] = Field(
         default="router", description="confidence signal: answers agreeing, router P(correct), token log-probabilities, "
-                                      "or the answer's posterior (a vote weighted by the router's per-query reliabilities)")
+                                      "the answer's posterior (a vote weighted by the router's per-query reliabilities), "
+                                      "or `learned`, a model over all of them fitted by `orchestrator train` (needs `dial`)")
     threshold: float = Field(default=0.7, ge=0.0, le=1.0, description="accept the current answer when the signal is at least this")
     probes: int = Field(default=1, ge=1, le=4, description="experts asked in the first tier (agreement needs 2+)")
     max_tiers: int = Field(default=3, ge=1, le=3, description="1: first tier only; 2: + the strongest expert; 3: + a vote")
@@ -34,13 +36,23 @@ class EscalationOptions(BaseModel):
                                   "that matched best single's accuracy, `beat` = the most accurate within its cost; sets "
                                   "threshold, probes, max_tiers, probe_cost_weight and merge")
 
+    _learned: TierModels | None = PrivateAttr(default=None)
+    """The fitted models a ``learned`` dial resolved to (set by :func:`resolve_dial`, never from a request)."""
+
     @model_validator(mode="after")
     def _dial_decides_the_plan(self) -> EscalationOptions:
         both = sorted(set(PLAN_FIELDS) & self.model_fields_set)
         if self.dial is not None and both:
             raise ValueError(f"dial {self.dial!r} sets {', '.join(PLAN_FIELDS)} from the router's tuned setting: "
                              f"drop {', '.join(both)} or drop dial")
+        if self.signal == "learned" and self.dial is None:
+            raise ValueError("signal 'learned' needs dial 'match' or 'beat': its model is fitted by `orchestrator train` "
+                             "together with the plan and threshold")
         return self
+
+    @property
+    def learned(self) -> TierModels | None:
+        return self._learned
 
 
 def resolve_dial(opts: EscalationOptions, tuned: dict[str, dict[str, dict[str, Any]]] | None) -> EscalationOptions:
@@ -54,4 +66,10 @@ def resolve_dial(opts: EscalationOptions, tuned: dict[str, dict[str, dict[str, A
     if setting is None:
         raise InvalidRequest(f"no tuned {opts.dial!r} setting for signal {opts.signal!r} "
                              f"(tuned signals: {', '.join(sorted(tuned)) or 'none'})", param=_PARAM)
-    return opts.model_copy(update={k: setting[k] for k in PLAN_FIELDS})
+    resolved = opts.model_copy(update={k: setting[k] for k in PLAN_FIELDS})
+    if opts.signal == "learned":
+        try:
+            resolved._learned = TierModels.from_dict(setting["model"])
+        except (KeyError, ValueError) as exc:
+            raise InvalidRequest(f"the router's learned escalation model cannot be used ({exc}): retrain", param=_PARAM) from exc
+    return resolved

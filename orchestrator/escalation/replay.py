@@ -25,7 +25,13 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
-from orchestrator.escalation.signals import FEATURES, LearnedConfidence, confidence_features, signal_value
+from orchestrator.escalation.signals import (
+    FEATURES,
+    LearnedConfidence,
+    TierModels,
+    signal_value,
+    tally_features,
+)
 from orchestrator.router.tuning import fold_mean_and_se, free_accuracy
 
 __all__ = ["LIVE_SIGNALS", "PLANS", "PROBE_COST_WEIGHTS", "THRESHOLDS", "EscalationInputs", "OperatingPoint", "Trace", "auroc", "cascade_plans",
@@ -60,6 +66,7 @@ class EscalationInputs:
     quality: np.ndarray  # router's P(correct) (held-out on train)
     cost_norm: np.ndarray | None  # router's expected cost on its [0, 1] scale
     lengths: np.ndarray | None = None  # output length per call (an answer-side signal)
+    length_unit: str | None = None  # what ``lengths`` counts: "tokens" or "chars" (the live cascade measures the same)
     logprobs: np.ndarray | None = None  # mean token log-probability per call
     tasks: list[str | None] = field(default_factory=list)
 
@@ -88,7 +95,6 @@ def truncate(tr: Trace, tiers: int) -> Trace:
 
 def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
     n, T, F = len(d), plan.max_tiers, len(FEATURES)
-    m = d.scores.shape[1]
     out = Trace(np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T)), np.zeros((n, T), dtype=bool), np.zeros((n, T, F)), np.zeros(n, dtype=int))
     truth = np.nan_to_num(d.scores, nan=0.0)
     for i in range(n):
@@ -102,13 +108,8 @@ def trace_plan(d: EscalationInputs, plan: CascadePlan, top: int) -> Trace:
             out.cost_add[i, t] = d.cost[i, tier].sum() if tier else 0.0
             out.calls_add[i, t] = len(tier)
             out.top_add[i, t] = top in tier
-            out.features[i, t] = confidence_features(
-                agree=tl.agree, share=tl.share, router_p=float(d.quality[i, tl.winner]), missing=tl.answer is None,
-                length=None if d.lengths is None else float(np.mean(d.lengths[i, tl.support])),
-                logprob=None if d.logprobs is None else float(d.logprobs[i, tl.winner]), n_called=len(called),
-                gap=max([float(d.quality[i, j]) for j in range(m) if j not in called] or [d.quality[i, tl.winner]]) - float(d.quality[i, tl.winner]),
-                posterior=tl.posterior,
-            )
+            out.features[i, t] = tally_features(tl, called, d.quality[i], lengths=None if d.lengths is None else d.lengths[i],
+                                                logprob=None if d.logprobs is None else float(d.logprobs[i, tl.winner]))
         out.n_tiers[i] = min(len(tiers), T)
     return out
 
@@ -137,17 +138,25 @@ def _outcome(tr: Trace, stop: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _learned(train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per tier: out-of-fold P(correct) on train, and a model fitted on all train rows for test."""
-    T = train.score.shape[1]
-    oof, te = np.zeros(train.score.shape), np.zeros(test.score.shape)
-    for t in range(T):
+def _learned_oof(train: Trace, folds: np.ndarray) -> np.ndarray:
+    """Per tier, out-of-fold P(correct) on the training rows (what thresholds are tuned on)."""
+    oof = np.zeros(train.score.shape)
+    for t in range(train.score.shape[1]):
         X, y = train.features[:, t], train.score[:, t]
         for f in np.unique(folds):
             m = folds == f
             oof[m, t] = LearnedConfidence().fit(X[~m], y[~m]).predict_proba(X[m])
-        te[:, t] = LearnedConfidence().fit(X, y).predict_proba(test.features[:, t])
-    return oof, te
+    return oof
+
+
+def _learned_models(train: Trace) -> list[LearnedConfidence]:
+    """Per tier, the model fitted on every training row: what test is scored with and a dial deploys."""
+    return [LearnedConfidence().fit(train.features[:, t], train.score[:, t]) for t in range(train.score.shape[1])]
+
+
+def _learned(train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    te = np.stack([m.predict_proba(test.features[:, t]) for t, m in enumerate(_learned_models(train))], axis=1)
+    return _learned_oof(train, folds), te
 
 
 def _signal_confidence(signal: str, tr: Trace) -> np.ndarray:
@@ -275,16 +284,18 @@ def _plan_dict(plan: CascadePlan) -> dict[str, Any]:
     return {"probes": plan.probes, "probe_cost_weight": plan.probe_cost_weight, "max_tiers": plan.max_tiers, "merge": plan.merge}
 
 
-LIVE_SIGNALS = ("agreement", "router", "posterior", "logprob")
-"""The signals the gateway's cascade reads (``learned`` is offline only); ``logprob`` is tuned
-only on data that records log-probabilities."""
+LIVE_SIGNALS = ("agreement", "router", "posterior", "logprob", "learned")
+"""The signals the gateway's cascade reads; ``logprob`` is tuned only on data that records
+log-probabilities, and ``learned`` runs only through a dial (its setting carries the fitted
+per-tier models)."""
 
 
 def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_SIGNALS, cv: int = 5, seed: int = 0,
                     plans: tuple[CascadePlan, ...] = PLANS, on_plan: Callable[[], None] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Per live signal, the "match" and "beat" settings (plan and threshold) chosen on the
     training rows exactly as :func:`evaluate_escalation` chooses them, with their train-CV
-    accuracy and cost: what a request's ``escalation.dial`` deploys."""
+    accuracy and cost: what a request's ``escalation.dial`` deploys. A ``learned`` setting also
+    carries its per-tier models fitted on every training row (``model``, :meth:`TierModels.to_dict`)."""
     top = _ranking(train)[0]
     truth = np.nan_to_num(train.scores, nan=0.0)
     single_acc, single_cost = float(truth[:, top].mean()), float(train.cost[:, top].mean())
@@ -292,13 +303,19 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
     traces = _replay(plans, (train,), top, on_plan)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for signal in signals:
-        if signal == "learned" or (signal == "logprob" and train.logprobs is None):
+        if signal == "logprob" and train.logprobs is None:
             continue
         points = [pt for plan, (tr,) in traces.items() if _usable(signal, plan)
-                  for pt in _points(tr, _signal_confidence(signal, tr), plan, folds)]
-        if points:
-            out[signal] = {goal: {**_plan_dict(pt.plan), "threshold": pt.threshold, "train_accuracy": pt.accuracy, "train_mean_cost": pt.cost}
-                           for goal, pt in operating_points(points, single_acc, single_cost).items()}
+                  for pt in _points(tr, _learned_oof(tr, folds) if signal == "learned" else _signal_confidence(signal, tr), plan, folds)]
+        if not points:
+            continue
+        out[signal] = {}
+        for goal, pt in operating_points(points, single_acc, single_cost).items():
+            setting = {**_plan_dict(pt.plan), "threshold": pt.threshold, "train_accuracy": pt.accuracy, "train_mean_cost": pt.cost}
+            if signal == "learned":
+                models = _learned_models(traces[pt.plan][0])
+                setting["model"] = TierModels(tuple(models), train.length_unit, train.logprobs is not None).to_dict()
+            out[signal][goal] = setting
     return out
 
 

@@ -6,7 +6,9 @@ tier the answers are merged by :func:`~orchestrator.escalation.cascade.tally` an
 signal decides: accept, or escalate. An expert that fails moves the cascade to the next tier
 (flagged ``failed``); a next tier whose expected cost would break the request's ``budget`` is
 not called (flagged ``budget``): the answer so far is returned. A ``logprob`` signal on an
-expert that returned no log-probabilities falls back to the router's probability (flagged).
+expert that returned no log-probabilities falls back to the router's probability (flagged). A
+``learned`` signal (through a dial) scores each tier with the model ``orchestrator train`` fitted
+for it, on the feature row the offline replay computes (:func:`~orchestrator.escalation.signals.tally_features`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from orchestrator.aggregation.extraction import extract_answer
 from orchestrator.errors import ExpertError, ExpertUnavailable
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.options import EscalationOptions
+from orchestrator.escalation.signals import tally_features
 from orchestrator.experts.types import mean_token_logprob
 from orchestrator.router.selection import CostScale
 from orchestrator.trace import TraceEvent, expert_event, failed_expert_event
@@ -52,7 +55,28 @@ class CascadeOutcome:
         return max(0, self.tiers_used - 1)
 
 
-def _confidence(opts: EscalationOptions, t, completions_by_idx: dict[int, Any], quality: np.ndarray) -> tuple[float, str | None]:
+def _length(completion: Any, unit: str | None) -> float | None:
+    """An answer's length in the unit the learned model was trained on (the data's)."""
+    if unit == "chars":
+        return float(len(completion.text or ""))
+    tokens = getattr(completion, "completion_tokens", None)
+    return float(tokens) if unit == "tokens" and tokens else None
+
+
+def _learned_confidence(opts: EscalationOptions, t, completions_by_idx: dict[int, Any], quality: np.ndarray,
+                        called: list[int], tier: int) -> float:
+    model = opts.learned
+    if model is None:
+        raise ValueError("signal 'learned' runs with the model its dial resolved to (resolve_dial), and this one has none")
+    lengths = {j: _length(c, model.length_unit) for j, c in completions_by_idx.items()} if model.length_unit else None
+    logprob = mean_logprob(completions_by_idx[t.winner]) if model.logprobs else None
+    return model.confidence(tier, tally_features(t, called, quality, lengths=lengths, logprob=logprob))
+
+
+def _confidence(opts: EscalationOptions, t, completions_by_idx: dict[int, Any], quality: np.ndarray,
+                called: list[int], tier: int) -> tuple[float, str | None]:
+    if opts.signal == "learned":
+        return _learned_confidence(opts, t, completions_by_idx, quality, called, tier), None
     if opts.signal == "agreement":
         return t.agree, None
     if opts.signal == "posterior":
@@ -75,9 +99,10 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
     plan = CascadePlan(probes=opts.probes, probe_cost_weight=opts.probe_cost_weight, max_tiers=opts.max_tiers, merge=opts.merge)
     tiers = plan_tiers(quality, CostScale.fit(est)(est), plan)  # the router's log cost scale, over these experts
     out = CascadeOutcome(completions=[], failures=[])
-    if opts.signal == "logprob":
+    if opts.signal == "logprob" or (opts.learned is not None and opts.learned.logprobs):
         params = {**params, "logprobs": True}  # vLLM returns token log-probabilities only when asked
     answered: dict[int, Any] = {}
+    called: list[int] = []
     answers: list[str | None] = [None] * len(names)
     spent = 0.0
     for level, tier in enumerate(tiers, start=1):
@@ -86,6 +111,7 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
             out.events.append(TraceEvent("escalation", {"tier": level, "stopped": "budget", "budget": budget,
                                                         "spent_usd": spent, "next_tier_est_usd": float(est[tier].sum())}))
             break
+        called += tier
         started, t0 = time.time(), time.perf_counter()
         results = await asyncio.gather(*(call(names[j], messages, params) for j in tier), return_exceptions=True)
         failed = []
@@ -114,7 +140,7 @@ async def escalate(decision: Any, messages: list[dict], params: dict, call: Any,
             out.events.append(TraceEvent("escalation", {**decision_row, "accepted": False, "stopped": "failed"}))
             continue
         t = tally(list(answered), answers, quality, opts.merge)
-        conf, note = _confidence(opts, t, answered, quality)
+        conf, note = _confidence(opts, t, answered, quality, called, level - 1)
         out.confidence = conf
         accept = conf >= opts.threshold and not failed
         decision_row.update(answer=t.answer, answered_by=names[t.winner], confidence=round(conf, 4), accepted=accept)

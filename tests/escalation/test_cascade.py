@@ -225,12 +225,30 @@ def test_tuning_on_train_picks_what_the_offline_table_reports_for_each_live_sign
     plans = tuple(p for p in PLANS if p.probe_cost_weight >= 0.3)  # 1-2 probes: agreement included
     tuned = tune_escalation(train, plans=plans)
     table = evaluate_escalation(train, test, ["h1", "h2", "strong"], router_pick=np.full(100, 2),
-                                signals=("agreement", "router", "posterior"), plans=plans)["policies"]
-    assert set(tuned) == {"agreement", "router", "posterior"}  # logprob: this data records none
+                                signals=("agreement", "router", "posterior", "learned"), plans=plans)["policies"]
+    assert set(tuned) == {"agreement", "router", "posterior", "learned"}  # logprob: this data records none
     for signal, goals in tuned.items():
         for goal, setting in goals.items():
             row = table[f"cascade_{signal}_{goal}"]
             assert setting["threshold"] == row["threshold"] and setting["train_accuracy"] == row["train_accuracy"]
             assert {k: setting[k] for k in ("probes", "probe_cost_weight", "max_tiers", "merge")} == {
                 k: row["plan"][k] for k in ("probes", "probe_cost_weight", "max_tiers", "merge")}
-            EscalationOptions(signal=signal, **{k: setting[k] for k in PLAN_FIELDS})  # a valid request option
+            if signal != "learned":  # learned runs only through its dial (below)
+                EscalationOptions(signal=signal, **{k: setting[k] for k in PLAN_FIELDS})  # a valid request option
+            assert ("model" in setting) == (signal == "learned")
+
+
+def test_a_learned_dial_carries_the_per_tier_models_eval_scores_test_with():
+    from orchestrator.escalation.replay import _learned_models, tune_escalation
+    from orchestrator.escalation.signals import TierModels
+
+    train = _herd(300, 0, herd_wrong=0.4)
+    plans = tuple(p for p in PLANS if p.probe_cost_weight >= 0.3)
+    for goal, setting in tune_escalation(train, plans=plans, signals=("learned",))["learned"].items():
+        plan = CascadePlan(**{k: setting[k] for k in ("probes", "probe_cost_weight", "max_tiers", "merge")})
+        tr = trace_plan(train, plan, top=2)
+        deployed = TierModels.from_dict(setting["model"])
+        assert len(deployed.tiers) == plan.max_tiers and deployed.logprobs is False
+        for t, fitted in enumerate(_learned_models(tr)):  # the same fit, through the artifact's plain lists
+            row = tr.features[7, t]
+            assert deployed.confidence(t, row) == pytest.approx(float(fitted.predict_proba(row[None])[0]), abs=1e-12), goal

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from orchestrator.config import parse_config
+from orchestrator.escalation.signals import FEATURES
 from orchestrator.router.decision import RankedExpert, RoutingDecision
 from services.gateway import create_app
 from services.gateway.server import ThreadedServer
@@ -29,11 +30,18 @@ class CheapFirstRouter:
     """cheap: P(correct) 0.7 at a tenth of strong's price; strong: 0.9."""
 
     categories_ = ["general"]
-    # What `orchestrator train` would have tuned (only the logprob signal, for this test).
-    escalation_ = {"logprob": {
-        "match": {"threshold": 0.0, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
-        "beat": {"threshold": 0.8, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
-    }}
+    # What `orchestrator train` would have tuned (the logprob signal, and a learned model that
+    # reads the answer's log-probability: P(right) = sigmoid(20 * (exp(mean logprob) - 0.8))).
+    escalation_ = {
+        "logprob": {
+            "match": {"threshold": 0.0, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
+            "beat": {"threshold": 0.8, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
+        },
+        "learned": {"beat": {"threshold": 0.5, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote", "model": {
+            "features": list(FEATURES), "length_unit": "tokens", "logprobs": True,
+            "tiers": [{"mean": [0.0] * len(FEATURES), "std": [1.0] * len(FEATURES),
+                       "coef": [20.0 if f == "logprob_p" else 0.0 for f in FEATURES] + [-16.0]}] * 2}}},
+    }
 
     def route(self, prompts, *, k=None, cost_weight=None, budget=None, allowed_experts=None, mode=None):
         ranked = [RankedExpert("cheap", 0.7, 0.7, 1e-6), RankedExpert("strong", 0.6, 0.9, 1e-5)]
@@ -103,8 +111,18 @@ def test_a_dial_deploys_the_tuned_setting_through_the_gateway(live) -> None:
     assert summary["dial"] == "beat" and summary["threshold"] == 0.8 and summary["plan"]["max_tiers"] == 2
 
 
+@pytest.mark.parametrize(("prompt", "tiers"), [(RIGHT_FOR_CHEAP, 1), (WRONG_FOR_CHEAP, 2)])
+def test_a_learned_dial_reads_the_live_answers_features_through_the_gateway(live, prompt, tiers) -> None:
+    r = _ask_dial(live, prompt, {"signal": "learned", "dial": "beat"})
+    assert r.status_code == 200, r.text
+    assert r.headers["x-orchestrator-escalation"].startswith(f"tiers={tiers}; stopped=accepted; signal=learned")
+    first = _tiers(r)[0]
+    assert (first["confidence"] > 0.5) is (tiers == 1), "the model's only weight is on the cheap answer's log-probability"
+
+
 @pytest.mark.parametrize(("escalation", "message"), [
     ({"signal": "posterior", "dial": "beat"}, "no tuned 'beat' setting for signal 'posterior'"),
+    ({"signal": "learned", "threshold": 0.5}, "signal 'learned' needs dial"),
     ({"signal": "logprob", "dial": "beat", "threshold": 0.5}, "drop threshold or drop dial"),
 ])
 def test_a_dial_the_gateway_cannot_honour_is_a_400_that_says_why(live, escalation, message) -> None:

@@ -33,10 +33,15 @@ def trained(tmp_path_factory) -> Path:
     assert "on the same folds, at the default cost weight: router" in result.output and "kNN k=20" in result.output
     assert (out / "static_tier.joblib").is_file(), "train distils the static tier by default (what serve and route load)"
     assert (out / "static_router.joblib").is_file(), "and fits the router the static tier serves on its own vectors"
-    assert "escalation dial, signal router: match = threshold" in result.output
+    # The dials printed are the ones the gateway serves by default: the static tier's.
+    assert "escalation dial (static tier), signal router: match = threshold" in result.output
+    printed = {}
     for blob in ("router.joblib", "static_router.joblib"):  # each router's cascade tuned on its own held-out predictions
-        tuned = joblib.load(out / blob)["state"]["escalation_"]
-        assert {"router", "posterior"} <= set(tuned) and set(tuned["router"]) == {"match", "beat"}
+        tuned = printed[blob] = joblib.load(out / blob)["state"]["escalation_"]
+        assert {"router", "posterior", "learned"} <= set(tuned) and set(tuned["router"]) == {"match", "beat"}
+        assert all("model" in setting for setting in tuned["learned"].values()), "a learned dial carries its fitted models"
+    beat = printed["static_router.joblib"]["router"]["beat"]
+    assert f"beat = threshold {beat['threshold']:g}, {beat['probes']} probe(s) at cost weight {beat['probe_cost_weight']:g}" in result.output
     body = yaml.safe_load(profile.read_text())
     assert {e["name"] for e in body["experts"]} <= {"qwen2.5-7b-instruct", "llama-3.1-8b-instruct", "qwen2.5-math-7b-instruct",
                                                      "qwen2.5-coder-7b-instruct", "bio-medical-llama-3-8b",
