@@ -45,7 +45,7 @@ def train(
         console.print(f"on the same folds, at the default cost weight: {describe_policies(report.cv_policies)}", highlight=False, soft_wrap=True)
     for signal, dials in report.escalation.items():
         console.print(f"escalation dial ({report.escalation_tier} tier), signal {signal}: " + "; ".join(
-            f"{dial} = threshold {d['threshold']:g}, {d['probes']} probe(s) at cost weight {d['probe_cost_weight']:g}, {d['max_tiers']} tiers, "
+            f"{dial} = {d['learner'] + ' model, ' if 'learner' in d else ''}threshold {d['threshold']:g}, {d['probes']} probe(s) at cost weight {d['probe_cost_weight']:g}, {d['max_tiers']} tiers, "
             f"merge {d['merge']} (CV accuracy {d['train_accuracy']:.3f})" for dial, d in dials.items()), highlight=False, soft_wrap=True)
     if report.profile_out is not None:
         console.print(f"profile section written to {report.profile_out}", highlight=False)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from orchestrator.errors import InvalidRequest
-from orchestrator.escalation.signals import TierModels
+from orchestrator.escalation.signals import FEATURES, TierModels
 
 __all__ = ["PLAN_FIELDS", "EscalationOptions", "resolve_dial"]
 
@@ -68,8 +68,10 @@ def resolve_dial(opts: EscalationOptions, tuned: dict[str, dict[str, dict[str, A
                              f"(tuned signals: {', '.join(sorted(tuned)) or 'none'})", param=_PARAM)
     resolved = opts.model_copy(update={k: setting[k] for k in PLAN_FIELDS})
     if opts.signal == "learned":
-        try:
-            resolved._learned = TierModels.from_dict(setting["model"])
-        except (KeyError, ValueError) as exc:
-            raise InvalidRequest(f"the router's learned escalation model cannot be used ({exc}): retrain", param=_PARAM) from exc
+        model = setting.get("model")
+        if not isinstance(model, TierModels) or model.features != FEATURES:
+            found = getattr(model, "features", None) if model is not None else "no model"
+            raise InvalidRequest(f"the router's learned escalation model cannot be used (fitted on {found}; this version computes "
+                                 f"{', '.join(FEATURES)}): retrain", param=_PARAM)
+        resolved._learned = model
     return resolved

@@ -15,7 +15,7 @@ def escalation_markdown(esc: dict[str, Any], cost: Any) -> str:
         how = ""
         if "plan" in p:
             plan = p["plan"]
-            how = (f"threshold {p['threshold']:g}; {plan['probes']} probe(s) at cost weight {plan['probe_cost_weight']:g}, "
+            how = (f"{p['learner']} model, " if "learner" in p else "") + (f"threshold {p['threshold']:g}; {plan['probes']} probe(s) at cost weight {plan['probe_cost_weight']:g}, "
                    f"{plan['max_tiers']} tiers, merge {plan.get('merge', 'vote')}; CV {p['train_accuracy']:.3f} at {cost(p['train_mean_cost'])}")
         rows.append(f"| {name} | {p['accuracy']:.3f} | {cost(p['mean_cost'])} | {cost(p['cost_of_pass'])} | {p['escalation_rate']:.2f} | "
                     f"{p['calls_per_query']:.2f} | {p['top_model_share']:.2f} | {how} |")

@@ -5,7 +5,7 @@ replayed once: the merged answer's recorded score, the cost each tier adds (ever
 and the confidence features after each tier. A threshold then decides per row where the cascade
 stops, so a whole cost-accuracy curve is a few vectorised operations. Thresholds and plans are
 chosen on out-of-fold training rows only (the router's held-out predictions, the learned signal
-fitted per fold); two operating points are kept per signal: the cheapest that matches the best
+fitted per fold, its learner chosen with them); two operating points are kept per signal: the cheapest that matches the best
 single model's training accuracy ("match") and, among those that cost no more than it, the
 cheapest that gives up no accuracy CV can see against the most accurate ("beat": the rule of the
 router's default cost weight, :func:`~orchestrator.router.tuning.free_accuracy`), and the test
@@ -16,7 +16,7 @@ alone, for ``orchestrator train`` to store in the artifact (a request's ``escala
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -25,13 +25,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
-from orchestrator.escalation.signals import (
-    FEATURES,
-    LearnedConfidence,
-    TierModels,
-    signal_value,
-    tally_features,
-)
+from orchestrator.escalation.signals import FEATURES, LEARNERS, Confidence, TierModels, signal_value, tally_features
 from orchestrator.router.tuning import fold_mean_and_se, free_accuracy
 
 __all__ = ["LIVE_SIGNALS", "PLANS", "PROBE_COST_WEIGHTS", "THRESHOLDS", "EscalationInputs", "OperatingPoint", "Trace", "auroc", "cascade_plans",
@@ -138,25 +132,52 @@ def _outcome(tr: Trace, stop: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _learned_oof(train: Trace, folds: np.ndarray) -> np.ndarray:
-    """Per tier, out-of-fold P(correct) on the training rows (what thresholds are tuned on)."""
-    oof = np.zeros(train.score.shape)
-    for t in range(train.score.shape[1]):
+def _learned_oof(train: Trace, folds: np.ndarray, learner: str) -> np.ndarray:
+    """Out-of-fold P(correct) on the training rows after every tier but the last, which always
+    answers (1.0 there: no threshold reads it)."""
+    oof = np.ones(train.score.shape)
+    for t in range(train.score.shape[1] - 1):
         X, y = train.features[:, t], train.score[:, t]
         for f in np.unique(folds):
             m = folds == f
-            oof[m, t] = LearnedConfidence().fit(X[~m], y[~m]).predict_proba(X[m])
+            oof[m, t] = LEARNERS[learner]().fit(X[~m], y[~m]).predict_proba(X[m])
     return oof
 
 
-def _learned_models(train: Trace) -> list[LearnedConfidence]:
-    """Per tier, the model fitted on every training row: what test is scored with and a dial deploys."""
-    return [LearnedConfidence().fit(train.features[:, t], train.score[:, t]) for t in range(train.score.shape[1])]
+def _learned_models(train: Trace, learner: str, tiers: int | None = None) -> list[Confidence]:
+    """Per tier (the first ``tiers``), the model fitted on every training row: what test is
+    scored with and a dial deploys."""
+    T = train.score.shape[1] if tiers is None else tiers
+    return [LEARNERS[learner]().fit(train.features[:, t], train.score[:, t]) for t in range(T)]
 
 
-def _learned(train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    te = np.stack([m.predict_proba(test.features[:, t]) for t, m in enumerate(_learned_models(train))], axis=1)
-    return _learned_oof(train, folds), te
+def _learned_confidences(traces: dict[CascadePlan, tuple[Trace, ...]], folds: np.ndarray,
+                         learner: str) -> dict[CascadePlan, tuple[np.ndarray, np.ndarray | None]]:
+    """One learner's confidence per plan: out-of-fold on train and, where the plan has a test
+    trace, from models fitted on every training row. A two-tier plan's is its three-tier
+    sibling's first tier (the same rows and features, :func:`truncate`), so it is fitted once."""
+    out: dict[CascadePlan, tuple[np.ndarray, np.ndarray | None]] = {}
+    for plan in sorted(traces, key=lambda p: -p.max_tiers):
+        sibling = out.get(replace(plan, max_tiers=3))
+        if sibling is not None and plan.max_tiers < 3:
+            c_tr, c_te = sibling
+            T = plan.max_tiers
+            out[plan] = (_last_accepts(c_tr[:, :T]), None if c_te is None else _last_accepts(c_te[:, :T]))
+            continue
+        tr, *test = traces[plan]
+        te = None
+        if test:
+            te = np.ones(test[0].score.shape)
+            for t, model in enumerate(_learned_models(tr, learner, tiers=tr.score.shape[1] - 1)):
+                te[:, t] = model.predict_proba(test[0].features[:, t])
+        out[plan] = (_learned_oof(tr, folds, learner), te)
+    return {plan: out[plan] for plan in traces}
+
+
+def _last_accepts(conf: np.ndarray) -> np.ndarray:
+    conf = conf.copy()
+    conf[:, -1] = 1.0
+    return conf
 
 
 def _signal_confidence(signal: str, tr: Trace) -> np.ndarray:
@@ -164,10 +185,19 @@ def _signal_confidence(signal: str, tr: Trace) -> np.ndarray:
     return np.stack([signal_value(signal, tr.features[:, t]) for t in range(tr.score.shape[1])], axis=1)
 
 
-def _confidence(signal: str, train: Trace, test: Trace, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scored(signal: str, traces: dict[CascadePlan, tuple[Trace, ...]],
+            folds: np.ndarray) -> Iterator[tuple[CascadePlan, str | None, np.ndarray, np.ndarray | None]]:
+    """The candidate settings of one signal, each with its confidence after every tier on train
+    (out-of-fold for ``learned``) and on test where traced: every usable plan, and for
+    ``learned`` every plan under each learner (the learner is chosen with plan and threshold)."""
     if signal == "learned":
-        return _learned(train, test, folds)
-    return _signal_confidence(signal, train), _signal_confidence(signal, test)
+        for learner in LEARNERS:
+            for plan, (c_tr, c_te) in _learned_confidences(traces, folds, learner).items():
+                yield plan, learner, c_tr, c_te
+        return
+    for plan, (tr, *test) in traces.items():
+        if _usable(signal, plan):
+            yield plan, None, _signal_confidence(signal, tr), _signal_confidence(signal, test[0]) if test else None
 
 
 def _summary(o: dict[str, np.ndarray]) -> dict[str, float]:
@@ -221,6 +251,7 @@ class OperatingPoint(NamedTuple):
     cost: float
     plan: CascadePlan
     threshold: float
+    learner: str | None = None  # the learned signal's model class (``signals.LEARNERS``)
 
 
 def operating_points(points: list[OperatingPoint], single_acc: float, single_cost: float) -> dict[str, OperatingPoint]:
@@ -266,13 +297,13 @@ def _replay(plans: tuple[CascadePlan, ...], splits: tuple[EscalationInputs, ...]
     return {plan: traces[plan] for plan in plans}
 
 
-def _points(tr: Trace, c_tr: np.ndarray, plan: CascadePlan, folds: np.ndarray) -> list[OperatingPoint]:
+def _points(tr: Trace, c_tr: np.ndarray, plan: CascadePlan, folds: np.ndarray, learner: str | None = None) -> list[OperatingPoint]:
     """One plan's out-of-fold result on the training rows at every threshold."""
     points = []
     for th in THRESHOLDS:
         o = _outcome(tr, stop_at(c_tr, th, tr.n_tiers))
         acc, se = fold_mean_and_se(o["score"], folds)
-        points.append(OperatingPoint(acc, se, float(o["cost"].mean()), plan, float(th)))
+        points.append(OperatingPoint(acc, se, float(o["cost"].mean()), plan, float(th), learner))
     return points
 
 
@@ -295,7 +326,8 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
     """Per live signal, the "match" and "beat" settings (plan and threshold) chosen on the
     training rows exactly as :func:`evaluate_escalation` chooses them, with their train-CV
     accuracy and cost: what a request's ``escalation.dial`` deploys. A ``learned`` setting also
-    carries its per-tier models fitted on every training row (``model``, :meth:`TierModels.to_dict`)."""
+    names its ``learner`` and carries its per-tier models fitted on every training row (``model``,
+    a :class:`~orchestrator.escalation.signals.TierModels`)."""
     top = _ranking(train)[0]
     truth = np.nan_to_num(train.scores, nan=0.0)
     single_acc, single_cost = float(truth[:, top].mean()), float(train.cost[:, top].mean())
@@ -305,16 +337,17 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
     for signal in signals:
         if signal == "logprob" and train.logprobs is None:
             continue
-        points = [pt for plan, (tr,) in traces.items() if _usable(signal, plan)
-                  for pt in _points(tr, _learned_oof(tr, folds) if signal == "learned" else _signal_confidence(signal, tr), plan, folds)]
+        points = [pt for plan, learner, c_tr, _ in _scored(signal, traces, folds) for pt in _points(traces[plan][0], c_tr, plan, folds, learner)]
         if not points:
             continue
         out[signal] = {}
         for goal, pt in operating_points(points, single_acc, single_cost).items():
             setting = {**_plan_dict(pt.plan), "threshold": pt.threshold, "train_accuracy": pt.accuracy, "train_mean_cost": pt.cost}
             if signal == "learned":
-                models = _learned_models(traces[pt.plan][0])
-                setting["model"] = TierModels(tuple(models), train.length_unit, train.logprobs is not None).to_dict()
+                assert pt.learner is not None
+                setting["learner"] = pt.learner
+                setting["model"] = TierModels(pt.learner, tuple(_learned_models(traces[pt.plan][0], pt.learner)),
+                                              train.length_unit, train.logprobs is not None)
             out[signal][goal] = setting
     return out
 
@@ -352,24 +385,24 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
         if signal == "logprob" and (train.logprobs is None or test.logprobs is None):
             continue
         points: list[OperatingPoint] = []
-        confs = {}
-        for plan, (tr, te) in traces.items():
-            if _usable(signal, plan):
-                c_tr, confs[plan] = _confidence(signal, tr, te, folds)
-                points += _points(tr, c_tr, plan, folds)
+        confs: dict[tuple[CascadePlan, str | None], np.ndarray] = {}
+        for plan, learner, c_tr, c_te in _scored(signal, traces, folds):
+            confs[plan, learner] = c_te
+            points += _points(traces[plan][0], c_tr, plan, folds, learner)
         if not points:
             continue
-        for goal, (a, _, c, plan, th) in operating_points(points, single_acc, single_cost).items():
-            te = traces[plan][1]
-            o = _outcome(te, stop_at(confs[plan], th, te.n_tiers))
+        for goal, (a, _, c, plan, th, learner) in operating_points(points, single_acc, single_cost).items():
+            te, conf = traces[plan][1], confs[plan, learner]
+            o = _outcome(te, stop_at(conf, th, te.n_tiers))
+            model = "" if learner is None else f" ({learner})"
             table[f"cascade_{signal}_{goal}"] = {
                 **_summary(o), "threshold": th, "train_accuracy": a, "train_mean_cost": c,
-                "plan": {**_plan_dict(plan), "mid_cost_weight": plan.mid_cost_weight},
-                "description": f"cascade on {signal} confidence, {'cheapest plan matching best single' if goal == 'match' else 'most accurate plan within best single cost (near-ties: the cheaper)'} on train CV",
+                "plan": {**_plan_dict(plan), "mid_cost_weight": plan.mid_cost_weight}, **({"learner": learner} if learner else {}),
+                "description": f"cascade on {signal}{model} confidence, {'cheapest plan matching best single' if goal == 'match' else 'most accurate plan within best single cost (near-ties: the cheaper)'} on train CV",
             }
             if goal == "beat":
-                separation[signal] = auroc(confs[plan][:, 0], te.score[:, 0] >= 0.5)
-                curves[signal] = [{"threshold": float(t), **{k: v for k, v in _summary(_outcome(te, stop_at(confs[plan], t, te.n_tiers))).items() if k in ("accuracy", "mean_cost", "escalation_rate")}}
+                separation[signal] = auroc(conf[:, 0], te.score[:, 0] >= 0.5)
+                curves[signal] = [{"threshold": float(t), **{k: v for k, v in _summary(_outcome(te, stop_at(conf, t, te.n_tiers))).items() if k in ("accuracy", "mean_cost", "escalation_rate")}}
                                   for t in THRESHOLDS[::4]]
     return {"top_model": experts[top], "train_best_single": {"accuracy": single_acc, "mean_cost": single_cost},
             "policies": table, "curves": curves, "first_tier_auroc": separation,

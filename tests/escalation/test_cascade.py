@@ -240,15 +240,29 @@ def test_tuning_on_train_picks_what_the_offline_table_reports_for_each_live_sign
 
 def test_a_learned_dial_carries_the_per_tier_models_eval_scores_test_with():
     from orchestrator.escalation.replay import _learned_models, tune_escalation
-    from orchestrator.escalation.signals import TierModels
+    from orchestrator.escalation.signals import LEARNERS
 
     train = _herd(300, 0, herd_wrong=0.4)
     plans = tuple(p for p in PLANS if p.probe_cost_weight >= 0.3)
     for goal, setting in tune_escalation(train, plans=plans, signals=("learned",))["learned"].items():
         plan = CascadePlan(**{k: setting[k] for k in ("probes", "probe_cost_weight", "max_tiers", "merge")})
         tr = trace_plan(train, plan, top=2)
-        deployed = TierModels.from_dict(setting["model"])
+        deployed = setting["model"]
+        assert setting["learner"] == deployed.learner in LEARNERS
         assert len(deployed.tiers) == plan.max_tiers and deployed.logprobs is False
-        for t, fitted in enumerate(_learned_models(tr)):  # the same fit, through the artifact's plain lists
+        for t, fitted in enumerate(_learned_models(tr, deployed.learner)):  # the same fit on every training row
             row = tr.features[7, t]
             assert deployed.confidence(t, row) == pytest.approx(float(fitted.predict_proba(row[None])[0]), abs=1e-12), goal
+
+
+@pytest.mark.parametrize("learner", ["logistic", "boosted"])
+def test_a_two_tier_plan_reuses_its_three_tier_siblings_learned_first_tier_exactly(learner):
+    from orchestrator.escalation.replay import _folds, _learned_confidences, _learned_oof
+
+    d = _herd(240, 4, herd_wrong=0.3)
+    three, two = CascadePlan(probes=2, max_tiers=3, merge="vote"), CascadePlan(probes=2, max_tiers=2, merge="vote")
+    folds = _folds(len(d), 5, 0)
+    shared = _learned_confidences({three: (trace_plan(d, three, top=2),), two: (trace_plan(d, two, top=2),)}, folds, learner)
+    alone = _learned_oof(trace_plan(d, two, top=2), folds, learner)  # the two-tier plan fitted on its own trace
+    np.testing.assert_array_equal(shared[two][0], alone)
+    assert (shared[two][0][:, -1] == 1.0).all() and (shared[three][0][:, -1] == 1.0).all(), "the last tier always answers"

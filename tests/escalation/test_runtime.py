@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
-from pipeline.fakes import FakeExperts, make_config
 
 from orchestrator.escalation.options import EscalationOptions
 from orchestrator.escalation.runtime import HEADER, escalation_headers, mean_logprob
 from orchestrator.pipeline import Pipeline, RequestOptions
 from orchestrator.router.decision import RankedExpert, RoutingDecision
+from pipeline.fakes import FakeExperts, make_config
 
 MATH = [{"role": "user", "content": "What is 6 * 7?"}]
 # alpha: cheap and unsure; beta: mid; gamma: dear and strong (predicted P(correct), USD per call).
@@ -193,15 +194,19 @@ async def test_a_dial_the_router_cannot_honour_is_a_client_error_naming_the_fiel
     assert err.value.param == "orchestrator.escalation.dial"
 
 
-def _learned_model(tiers: int, unit: str | None = "chars", logprobs: bool = False) -> dict:
-    """A fitted-looking learned model: every feature weighs in, differently per tier."""
-    from orchestrator.escalation.signals import FEATURES
+def _learned_model(tiers: int, unit: str | None = "chars", logprobs: bool = False):
+    """A fitted-looking logistic model per tier: every feature weighs in, differently per tier."""
+    from orchestrator.escalation.signals import FEATURES, LearnedConfidence, TierModels
 
     f = len(FEATURES)
     coefs = [[0.3, -0.2, 0.5, -0.4, 0.05, 0.1, -0.15, 0.25, 0.35, 0.2], [0.1, 0.4, -0.3, 0.2, -0.02, 0.3, 0.05, -0.2, 0.6, -0.1],
              [0.2, 0.2, 0.2, 0.2, 0.01, 0.2, 0.2, 0.2, 0.2, -1.0]]
-    return {"features": list(FEATURES), "length_unit": unit, "logprobs": logprobs,
-            "tiers": [{"mean": [0.0] * f, "std": [1.0] * f, "coef": coefs[t][: f + 1]} for t in range(tiers)]}
+    models = []
+    for t in range(tiers):
+        m = LearnedConfidence()
+        m.mean_, m.std_, m.coef_ = np.zeros(f), np.ones(f), np.array(coefs[t][: f + 1])
+        models.append(m)
+    return TierModels("logistic", tuple(models), unit, logprobs)
 
 
 class LearnedRouter(PricedRouter):
@@ -217,7 +222,6 @@ async def test_a_learned_dial_scores_live_answers_exactly_as_the_replay_scores_r
     from orchestrator.aggregation.extraction import extract_answer
     from orchestrator.escalation.cascade import CascadePlan
     from orchestrator.escalation.replay import EscalationInputs, trace_plan
-    from orchestrator.escalation.signals import TierModels
     from orchestrator.router.selection import CostScale
 
     texts = {"alpha": "The answer is 41.", "delta": "I think the answer is 7.", "beta": "The answer is 41, surely.", "gamma": "The answer is 42."}
@@ -232,7 +236,7 @@ async def test_a_learned_dial_scores_live_answers_exactly_as_the_replay_scores_r
                            lengths=np.array([[len(texts[n]) for n in names]], dtype=float), length_unit="chars")
     setting = LearnedRouter.escalation_["learned"][dial]
     replayed = trace_plan(row, CascadePlan(probes=2, probe_cost_weight=5.0, max_tiers=3, merge="vote"), top=0).features[0]
-    model = TierModels.from_dict(setting["model"])
+    model = setting["model"]
     assert live == pytest.approx([model.confidence(t, replayed[t]) for t in range(len(live))], abs=1e-4)
     assert len(live) == (1 if dial == "match" else 3)  # match's threshold 0 accepts tier 1; beat's 0.999 walks every tier
     assert steps(result, "escalation_summary")[0]["dial"] == dial
@@ -249,7 +253,7 @@ async def test_a_learned_model_from_another_feature_set_is_a_client_error_that_s
 
     class Stale(PricedRouter):
         escalation_ = {"learned": {"beat": {**LearnedRouter.escalation_["learned"]["beat"],
-                                            "model": {**_learned_model(3), "features": ["agree", "share"]}}}}
+                                            "model": replace(_learned_model(3), features=("agree", "share"))}}}
 
     with pytest.raises(InvalidRequest, match="retrain") as err:
         await Pipeline(make_config(), Stale(), FakeExperts({})).run(MATH, RequestOptions(escalation=EscalationOptions(signal="learned", dial="beat")))

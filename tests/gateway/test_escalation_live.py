@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 
 import httpx
+import numpy as np
 import pytest
 import yaml
 
 from orchestrator.config import parse_config
-from orchestrator.escalation.signals import FEATURES
+from orchestrator.escalation.signals import FEATURES, LearnedConfidence, TierModels
 from orchestrator.router.decision import RankedExpert, RoutingDecision
 from services.gateway import create_app
 from services.gateway.server import ThreadedServer
@@ -26,6 +27,13 @@ ROWS = [
 ]
 
 
+def _reads_logprob() -> LearnedConfidence:
+    m = LearnedConfidence()
+    m.mean_, m.std_ = np.zeros(len(FEATURES)), np.ones(len(FEATURES))
+    m.coef_ = np.array([20.0 if f == "logprob_p" else 0.0 for f in FEATURES] + [-16.0])
+    return m
+
+
 class CheapFirstRouter:
     """cheap: P(correct) 0.7 at a tenth of strong's price; strong: 0.9."""
 
@@ -37,10 +45,8 @@ class CheapFirstRouter:
             "match": {"threshold": 0.0, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
             "beat": {"threshold": 0.8, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote"},
         },
-        "learned": {"beat": {"threshold": 0.5, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote", "model": {
-            "features": list(FEATURES), "length_unit": "tokens", "logprobs": True,
-            "tiers": [{"mean": [0.0] * len(FEATURES), "std": [1.0] * len(FEATURES),
-                       "coef": [20.0 if f == "logprob_p" else 0.0 for f in FEATURES] + [-16.0]}] * 2}}},
+        "learned": {"beat": {"threshold": 0.5, "probes": 1, "max_tiers": 2, "probe_cost_weight": 1.0, "merge": "vote",
+                             "model": TierModels("logistic", (_reads_logprob(),) * 2, "tokens", logprobs=True)}},
     }
 
     def route(self, prompts, *, k=None, cost_weight=None, budget=None, allowed_experts=None, mode=None):
