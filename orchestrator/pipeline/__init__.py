@@ -1,5 +1,5 @@
 """The request pipeline: one LangGraph graph (route, retrieval gate, dispatch, aggregate,
-verify, respond) run online by the gateway and offline by :func:`run_pipeline`."""
+verify; then respond on its final state) run online by the gateway and offline by :func:`run_pipeline`."""
 
 from orchestrator.pipeline.context import CallFn, PipelineContext, StreamFn
 from orchestrator.pipeline.options import RequestOptions

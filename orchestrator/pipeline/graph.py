@@ -1,6 +1,7 @@
 """The one LangGraph graph every request runs through, online (gateway) and offline (batch).
 
-route -> retrieval_gate -> dispatch -> aggregate -> verify -> respond. The two optional steps
+route -> retrieval_gate -> dispatch -> aggregate -> verify, then ``respond`` on the final state
+(:func:`~orchestrator.pipeline.nodes.respond`, applied by the runner). The two optional steps
 are left out of a request's graph when they cannot run for it: retrieval when no retriever is
 configured and the request does not ask for one, verification when its plan is ``off``. The
 path is known before the first step, so it is chosen up front among the (cached) compiled
@@ -21,7 +22,7 @@ from orchestrator.pipeline.state import PipelineInput, PipelineState
 
 __all__ = ["STEPS", "build_graph", "compiled_graph", "graph_for"]
 
-STEPS = ("route", "retrieval_gate", "dispatch", "aggregate", "verify", "respond")
+STEPS = ("route", "retrieval_gate", "dispatch", "aggregate", "verify")
 
 
 def build_graph(*, retrieval: bool = True, verify: bool = True) -> Any:

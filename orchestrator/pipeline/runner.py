@@ -20,6 +20,7 @@ from orchestrator.experts.types import Completion
 from orchestrator.pipeline.batching import RouteBatcher
 from orchestrator.pipeline.context import CallFn, PipelineContext, StreamFn
 from orchestrator.pipeline.graph import graph_for
+from orchestrator.pipeline.nodes import respond
 from orchestrator.pipeline.options import RequestOptions
 from orchestrator.pipeline.state import ExpertFailure, PipelineInput
 from orchestrator.router.decision import RoutingDecision
@@ -164,13 +165,14 @@ class Pipeline:
 
 
 def _result(state: dict[str, Any], request_id: str | None) -> PipelineResult:
+    text, responded = respond(state)
     return PipelineResult(
-        text=state["answer"],
+        text=text,
         decision=state["decision"],
         completions=state["completions"],
         aggregation=state["aggregation"],
         failures=state["failures"],
-        trace=Trace.of(request_id or uuid.uuid4().hex, state["trace"]),
+        trace=Trace.of(request_id or uuid.uuid4().hex, [*state["trace"], responded]),
         verification=state.get("verification"),
     )
 

@@ -52,8 +52,6 @@ class PipelineState(PipelineInput):
     aggregation: AggregationResult | None = None
     verification: Any = None
     """The verify step's ``VerificationResult`` (``None`` before it runs)."""
-    answer: str | None = None
-    """The final text returned to the client."""
     streamed: str | None = None
     """Who already streamed the answer's tokens to the client: ``expert`` or ``aggregator``."""
     trace: Annotated[list[TraceEvent], operator.add] = field(default_factory=list)
