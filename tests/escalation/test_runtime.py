@@ -258,3 +258,24 @@ async def test_a_learned_model_from_another_feature_set_is_a_client_error_that_s
     with pytest.raises(InvalidRequest, match="retrain") as err:
         await Pipeline(make_config(), Stale(), FakeExperts({})).run(MATH, RequestOptions(escalation=EscalationOptions(signal="learned", dial="beat")))
     assert err.value.param == "orchestrator.escalation.dial"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("delta_says", "calls"), [("The answer is 41.", ["alpha", "delta"]), ("The answer is 7.", ["alpha", "delta", "gamma"])])
+async def test_a_boosted_learned_dial_accepts_agreeing_cheap_answers_and_escalates_the_rest(delta_says, calls):
+    from orchestrator.escalation.signals import FEATURES, BoostedConfidence, TierModels
+
+    # Trees fitted on rows where two agreeing answers are right and a split pair is wrong.
+    rng = np.random.default_rng(0)
+    X = rng.random((400, len(FEATURES)))
+    X[:, FEATURES.index("agree")] = rng.integers(0, 2, 400) * 0.5 + 0.5  # 0.5 (split) or 1.0 (agree)
+    trees = BoostedConfidence().fit(X, X[:, FEATURES.index("agree")] == 1.0)
+    setting = {"threshold": 0.5, "probes": 2, "max_tiers": 2, "probe_cost_weight": 5.0, "merge": "vote", "learner": "boosted",
+               "model": TierModels("boosted", (trees, trees), "chars", logprobs=False)}
+
+    class Boosted(PricedRouter):
+        escalation_ = {"learned": {"beat": setting}}
+
+    experts = FakeExperts({"alpha": "The answer is 41.", "delta": delta_says, "gamma": "The answer is 42."})
+    await Pipeline(make_config(), Boosted(), experts).run(MATH, RequestOptions(escalation=EscalationOptions(signal="learned", dial="beat")))
+    assert sorted(c[0] for c in experts.calls) == sorted(calls)
