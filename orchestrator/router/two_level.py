@@ -11,7 +11,6 @@ uncertain category) and the skill profile. ``category`` is CoE alone (category -
 from __future__ import annotations
 
 import contextlib
-import functools
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,15 +26,9 @@ from orchestrator.router.profiles import recruiter_weights
 from orchestrator.router.selection import CostScale, normalise_cost
 from orchestrator.router.text import query_views
 from orchestrator.router.tuning import CoverChoice, choose_cover, free_accuracy
+from orchestrator.threads import thread_controller
 
 __all__ = ["TwoLevelRouter", "pin_single_thread_blas"]
-
-
-@functools.cache
-def _blas_controller() -> Any:
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 _blas_pinned = False
@@ -46,12 +39,12 @@ def pin_single_thread_blas() -> None:
     small products (the gateway): routing then skips its per-call limit, which costs ~80 us
     (threadpoolctl re-reads every library's state), 16% of routing one query."""
     global _blas_pinned
-    _blas_controller().limit(limits=1, user_api="blas")
+    thread_controller().limit(limits=1, user_api="blas")
     _blas_pinned = True
 
 
 def _single_thread_blas() -> Any:
-    return contextlib.nullcontext() if _blas_pinned else _blas_controller().limit(limits=1, user_api="blas")
+    return contextlib.nullcontext() if _blas_pinned else thread_controller().limit(limits=1, user_api="blas")
 
 
 Mode = Literal["two_level", "category", "recruiter"]
