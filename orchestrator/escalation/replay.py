@@ -16,9 +16,9 @@ alone, for ``orchestrator train`` to store in the artifact (a request's ``escala
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
@@ -37,6 +37,7 @@ THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0001, 0.025), 3))
 # from an expert the router still rates near the top (0.05) and escalates the least sure fifth,
 # while the cheap probes (0.3, 1.0) serve the "match" point. 40 plans (~23 s of replay on mmlu_pro).
 PROBE_COST_WEIGHTS = (0.05, 0.1, 0.15, 0.3, 1.0)
+V = TypeVar("V")
 
 
 def cascade_plans(probe_cost_weights: tuple[float, ...] = PROBE_COST_WEIGHTS) -> tuple[CascadePlan, ...]:
@@ -157,9 +158,9 @@ def _learned_confidences(traces: dict[CascadePlan, tuple[Trace, ...]], folds: np
     trace, from models fitted on every training row. A two-tier plan's is its three-tier
     sibling's first tier (the same rows and features, :func:`truncate`), so it is fitted once."""
     out: dict[CascadePlan, tuple[np.ndarray, np.ndarray | None]] = {}
-    for plan in sorted(traces, key=lambda p: -p.max_tiers):
-        sibling = out.get(replace(plan, max_tiers=3))
-        if sibling is not None and plan.max_tiers < 3:
+    for plan in _longest_first(traces):
+        sibling = _prefix_of(plan, out)
+        if sibling is not None:
             c_tr, c_te = sibling
             T = plan.max_tiers
             out[plan] = (_last_accepts(c_tr[:, :T]), None if c_te is None else _last_accepts(c_te[:, :T]))
@@ -281,14 +282,24 @@ def _folds(n: int, cv: int, seed: int) -> np.ndarray:
     return folds
 
 
+def _longest_first(plans: Iterable[CascadePlan]) -> list[CascadePlan]:
+    return sorted(plans, key=lambda p: -p.max_tiers)
+
+
+def _prefix_of(plan: CascadePlan, done: dict[CascadePlan, V]) -> V | None:
+    """What was computed for the three-tier plan whose first tiers ``plan`` is (None for a
+    three-tier plan, or one not computed yet): tiers never depend on how many follow."""
+    return done.get(replace(plan, max_tiers=3)) if plan.max_tiers < 3 else None
+
+
 def _replay(plans: tuple[CascadePlan, ...], splits: tuple[EscalationInputs, ...], top: int,
             on_plan: Callable[[], None] | None) -> dict[CascadePlan, tuple[Trace, ...]]:
     """Every plan's trace on every split, in the grid's order (ties among settings resolve by it).
     Three-tier plans are replayed first: a shorter plan's trace is their prefix."""
     traces: dict[CascadePlan, tuple[Trace, ...]] = {}
-    for plan in sorted(plans, key=lambda p: -p.max_tiers):
-        longer = traces.get(replace(plan, max_tiers=3))
-        if longer is not None and plan.max_tiers < 3:
+    for plan in _longest_first(plans):
+        longer = _prefix_of(plan, traces)
+        if longer is not None:
             traces[plan] = tuple(truncate(tr, plan.max_tiers) for tr in longer)
         else:
             traces[plan] = tuple(trace_plan(d, plan, top) for d in splits)
@@ -321,6 +332,18 @@ log-probabilities, and ``learned`` runs only through a dial (its setting carries
 per-tier models)."""
 
 
+def _candidates(signal: str, traces: dict[CascadePlan, tuple[Trace, ...]],
+                folds: np.ndarray) -> tuple[list[OperatingPoint], dict[tuple[CascadePlan, str | None], np.ndarray | None]]:
+    """Every setting of one signal with its out-of-fold result on the training rows, and each
+    (plan, learner)'s confidence on test where traced."""
+    points: list[OperatingPoint] = []
+    confs: dict[tuple[CascadePlan, str | None], np.ndarray | None] = {}
+    for plan, learner, c_tr, c_te in _scored(signal, traces, folds):
+        confs[plan, learner] = c_te
+        points += _points(traces[plan][0], c_tr, plan, folds, learner)
+    return points, confs
+
+
 def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_SIGNALS, cv: int = 5, seed: int = 0,
                     plans: tuple[CascadePlan, ...] = PLANS, on_plan: Callable[[], None] | None = None) -> dict[str, dict[str, dict[str, Any]]]:
     """Per live signal, the "match" and "beat" settings (plan and threshold) chosen on the
@@ -337,7 +360,7 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
     for signal in signals:
         if signal == "logprob" and train.logprobs is None:
             continue
-        points = [pt for plan, learner, c_tr, _ in _scored(signal, traces, folds) for pt in _points(traces[plan][0], c_tr, plan, folds, learner)]
+        points, _ = _candidates(signal, traces, folds)
         if not points:
             continue
         out[signal] = {}
@@ -384,11 +407,7 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     for signal in signals:
         if signal == "logprob" and (train.logprobs is None or test.logprobs is None):
             continue
-        points: list[OperatingPoint] = []
-        confs: dict[tuple[CascadePlan, str | None], np.ndarray] = {}
-        for plan, learner, c_tr, c_te in _scored(signal, traces, folds):
-            confs[plan, learner] = c_te
-            points += _points(traces[plan][0], c_tr, plan, folds, learner)
+        points, confs = _candidates(signal, traces, folds)
         if not points:
             continue
         for goal, (a, _, c, plan, th, learner) in operating_points(points, single_acc, single_cost).items():
