@@ -16,10 +16,11 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from orchestrator.errors import ConfigError, Problem
+from orchestrator.escalation.options import EscalationOptions
 
 __all__ = [
     "AggregationSettings",
@@ -296,6 +297,17 @@ class VerificationSettings(_Model):
     mad_agents: Annotated[int, Field(ge=2, le=8)] = 3
 
 
+class EscalationSettings(_Model):
+    """A deployment-wide cascade (``orchestrator/escalation``): what ``orchestrator.escalation``
+    in a request body would say, applied to routed requests that do not choose for themselves."""
+
+    default: EscalationOptions | None = Field(
+        default=None,
+        description="cascade for routed requests that set neither orchestrator.escalation nor k (a request opts out "
+        "with \"escalation\": null); a dial must be one the router artifact carries, checked when the gateway loads it",
+    )
+
+
 class GatewaySettings(_Model):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
@@ -350,9 +362,12 @@ class Config(_Model):
     aggregation: AggregationSettings = Field(default_factory=AggregationSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     verification: VerificationSettings = Field(default_factory=VerificationSettings)
+    escalation: EscalationSettings = Field(default_factory=EscalationSettings)
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     simulator: SimulatorSettings = Field(default_factory=SimulatorSettings)
     source: str | None = Field(default=None, exclude=True, description="path the config was read from")
+    _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
+    """Each setting's line in the file, for problems found after parsing (against an artifact)."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Config:
@@ -376,6 +391,10 @@ class Config(_Model):
 
     def with_role(self, role: Role) -> list[ExpertConfig]:
         return [e for e in self.experts if role in e.roles]
+
+    def problem(self, loc: tuple[Any, ...], message: str) -> Problem:
+        """A problem with the setting at ``loc`` found after parsing, located in the file where known."""
+        return Problem(path=_format_loc(loc), message=message, source=self.source, line=_line_for(loc, self._lines) if self._lines else None)
 
     def resolve_path(self, path: str | None) -> Path | None:
         """A path in the config is relative to the config file's folder."""
@@ -519,6 +538,7 @@ def parse_config(text: str, source: str = "<string>") -> Config:
         config = Config.model_validate({**data, "source": None if source.startswith("<") else source})
     except ValidationError as exc:
         raise ConfigError(_problems_from_validation(exc, lines, source)) from exc
+    config._lines = lines
     return config
 
 

@@ -38,6 +38,8 @@ class EscalationOptions(BaseModel):
 
     _learned: TierModels | None = PrivateAttr(default=None)
     """The fitted models a ``learned`` dial resolved to (set by :func:`resolve_dial`, never from a request)."""
+    _origin: Literal["request", "experts.yaml"] = PrivateAttr(default="request")
+    """Who asked for the cascade: the request body, or experts.yaml's ``escalation.default``."""
 
     @model_validator(mode="after")
     def _dial_decides_the_plan(self) -> EscalationOptions:
@@ -53,6 +55,10 @@ class EscalationOptions(BaseModel):
     @property
     def learned(self) -> TierModels | None:
         return self._learned
+
+    @property
+    def origin(self) -> str:
+        return self._origin
 
 
 def resolve_dial(opts: EscalationOptions, tuned: dict[str, dict[str, dict[str, Any]]] | None) -> EscalationOptions:

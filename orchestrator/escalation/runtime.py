@@ -174,7 +174,7 @@ def escalation_headers(trace: Any) -> dict[str, str]:
 def summary_event(outcome: CascadeOutcome, opts: EscalationOptions) -> TraceEvent:
     summary = {
         "tiers_used": outcome.tiers_used, "escalations": outcome.escalations, "stopped": outcome.stopped,
-        "signal": opts.signal, "threshold": opts.threshold, "confidence": outcome.confidence,
+        "signal": opts.signal, "threshold": opts.threshold, "confidence": outcome.confidence, "origin": opts.origin,
         "failed": [f[0] for f in outcome.failures], "degraded": bool(outcome.failures) or outcome.stopped == "budget",
     }
     if opts.dial is not None:  # the plan came from the artifact's tuned setting: say which

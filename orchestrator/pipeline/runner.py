@@ -15,7 +15,8 @@ from typing import Any
 
 from orchestrator.aggregation import AggregationResult, Aggregator
 from orchestrator.config import Config
-from orchestrator.escalation.options import resolve_dial
+from orchestrator.errors import ConfigError, InvalidRequest
+from orchestrator.escalation.options import EscalationOptions, resolve_dial
 from orchestrator.experts.types import Completion
 from orchestrator.pipeline.batching import RouteBatcher
 from orchestrator.pipeline.context import CallFn, PipelineContext, StreamFn
@@ -27,7 +28,7 @@ from orchestrator.router.decision import RoutingDecision
 from orchestrator.router.protocol import Router
 from orchestrator.trace import Trace
 
-__all__ = ["AnswerDelta", "Pipeline", "PipelineResult", "run_pipeline"]
+__all__ = ["AnswerDelta", "Pipeline", "PipelineResult", "deployment_cascade", "run_pipeline"]
 
 
 @dataclass(frozen=True)
@@ -112,11 +113,19 @@ class Pipeline:
             max_fallbacks=max_fallbacks,
             retriever=retriever,
         )
+        self.default_escalation = deployment_cascade(config, router)
 
     def _resolved(self, options: RequestOptions) -> RequestOptions:
-        """A cascade asking for a ``dial`` gets the plan and threshold the router's artifact tuned."""
+        """A cascade asking for a ``dial`` gets the plan and threshold the router's artifact tuned;
+        a request that chooses neither a cascade (``"escalation": null`` is a choice) nor ``k``
+        gets experts.yaml's ``escalation.default``."""
         esc = options.escalation
-        if esc is None or esc.dial is None:
+        if esc is None:
+            chose = options.k is not None or "escalation" in options.model_fields_set
+            if self.default_escalation is None or chose:
+                return options
+            return options.model_copy(update={"escalation": self.default_escalation})
+        if esc.dial is None:
             return options
         return options.model_copy(update={"escalation": resolve_dial(esc, getattr(self.router, "escalation_", None))})
 
@@ -162,6 +171,21 @@ class Pipeline:
         if state.get("streamed") is None:
             yield AnswerDelta(result.text, "buffered")
         yield result
+
+
+def deployment_cascade(config: Config, router: Router) -> EscalationOptions | None:
+    """experts.yaml's ``escalation.default``, its dial resolved once against this router: a dial
+    the artifact lacks is the deployment's error (:class:`ConfigError` at its line), not each
+    request's."""
+    opts = config.escalation.default
+    if opts is None:
+        return None
+    try:
+        resolved = resolve_dial(opts, getattr(router, "escalation_", None))
+    except InvalidRequest as exc:
+        raise ConfigError(config.problem(("escalation", "default", "dial"), str(exc))) from exc
+    resolved._origin = "experts.yaml"
+    return resolved
 
 
 def _result(state: dict[str, Any], request_id: str | None) -> PipelineResult:

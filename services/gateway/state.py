@@ -22,6 +22,7 @@ from orchestrator.config import Config, load_config
 from orchestrator.errors import ArtifactError, ConfigError, ExpertUnavailable
 from orchestrator.experts.client import ExpertClient
 from orchestrator.pipeline import Pipeline
+from orchestrator.pipeline.runner import deployment_cascade
 from orchestrator.router.artifact import DEFAULT_TIER
 from orchestrator.router.protocol import Router
 from orchestrator.scheduling.scheduler import Scheduler
@@ -125,7 +126,11 @@ class GatewayState:
         if routed is None:
             log.error(error)
             return
-        self.pipeline = Pipeline(self.config, routed, self.scheduler.submit, stream=self.scheduler.stream)
+        try:
+            self.pipeline = Pipeline(self.config, routed, self.scheduler.submit, stream=self.scheduler.stream)
+        except ConfigError as exc:  # escalation.default names a dial this artifact lacks
+            self.router_error = f"routed models are off until experts.yaml or the artifact is fixed: {exc}"
+            log.error(self.router_error)
 
     def _artifact_path(self, config: Config) -> Path | None:
         return self.artifacts or config.resolve_path(config.router.artifacts)
@@ -168,6 +173,8 @@ class GatewayState:
             old = self.config
             changed = [name for name in type(new).model_fields if name != "source" and getattr(new, name) != getattr(old, name)]
             report.changed = changed
+            if self.router is not None and self._artifact_path(new) == self._loaded_from:
+                deployment_cascade(new, self.router)  # ConfigError: a dial this artifact lacks, the old config stays
             await self._reload_router(new, report)
             retired = await self._reload_experts(new, changed, report)
             if "gateway" in changed:

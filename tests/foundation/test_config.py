@@ -85,6 +85,10 @@ MALFORMED = [
     ("unknown-expert-in-category-map", _replace("  k_max: 3\n", "  k_max: 3\n  category_experts: {math: [ghost]}\n"), "router.category_experts.math", "unknown expert 'ghost'", 16),
     ("not-a-mapping", "- just\n- a list\n", "", "must be a mapping", 1),
     ("bad-cost-weight", _replace("  k_max: 3\n", "  k_max: 3\n  cost_weight: fast\n"), "router.cost_weight", "must be a number >= 0 or 'cv'", 16),
+    ("default-cascade-learned-without-dial", GOOD + "escalation:\n  default: {signal: learned}\n", "escalation.default", "signal 'learned' needs dial", 17),
+    ("default-cascade-dial-and-threshold", GOOD + "escalation:\n  default: {signal: router, dial: beat, threshold: 0.5}\n",
+     "escalation.default", "drop threshold or drop dial", 17),
+    ("default-cascade-unknown-key", GOOD + "escalation:\n  default:\n    signal: router\n    thresh: 0.5\n", "escalation.default.thresh", "unknown key", 19),
 ]
 
 
@@ -97,6 +101,14 @@ def test_malformed_config_reports_path_line_and_reason(doc, path, text, line):
     if line is not None:
         assert matching[0].line == line
     assert "experts.yaml" in str(matching[0])
+
+
+def test_a_default_cascade_reads_like_the_request_option_and_is_located_for_later_checks():
+    cfg = parse_config(GOOD + "escalation:\n  default: {signal: learned, dial: beat}\n", source="experts.yaml")
+    assert (cfg.escalation.default.signal, cfg.escalation.default.dial) == ("learned", "beat")
+    assert parse_config(GOOD).escalation.default is None, "no cascade unless experts.yaml asks for one"
+    # a problem found after parsing (the artifact lacks the dial) still points at its line
+    assert str(cfg.problem(("escalation", "default", "dial"), "no such dial")) == "experts.yaml:17: escalation.default.dial: no such dial"
 
 
 def test_every_problem_is_reported_at_once():

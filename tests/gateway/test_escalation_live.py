@@ -136,3 +136,70 @@ def test_a_dial_the_gateway_cannot_honour_is_a_400_that_says_why(live, escalatio
     assert r.status_code == 400, r.text
     error = r.json()["error"]
     assert message in error["message"] and "escalation" in (error["param"] or error["message"])
+
+
+# ---------------------------------------------------------------- a deployment-wide default
+
+
+@pytest.fixture(scope="module")
+def deployed(sim_factory, tmp_path_factory):
+    """The same experts, with experts.yaml making the learned "beat" dial every routed request's cascade."""
+    data = tmp_path_factory.mktemp("escalation-default") / "replay.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
+    experts = []
+    for name in ("cheap", "strong"):
+        sim = sim_factory(f"org/esc-default-{name}", expert=name, replay=str(data))
+        experts.append({"name": name, "model": f"hosted_vllm/org/esc-default-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]})
+    config = parse_config(yaml.safe_dump({"version": 1, "experts": experts, "scheduler": {"max_wait_ms": 1},
+                                          "escalation": {"default": {"signal": "learned", "dial": "beat"}}}))
+    with ThreadedServer(create_app(config, router=CheapFirstRouter())) as server:
+        yield server
+
+
+def _chat(server, prompt: str, model: str = "router/auto", **orchestrator) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], "orchestrator": {"trace": True, **orchestrator}}
+    return httpx.post(f"{server.url}/v1/chat/completions", json=body, timeout=30)
+
+
+def _summary(response: httpx.Response) -> dict | None:
+    return next((e["decision"] for e in response.json()["trace"]["events"] if e["step"] == "escalation_summary"), None)
+
+
+@pytest.mark.parametrize(("prompt", "tiers"), [(RIGHT_FOR_CHEAP, 1), (WRONG_FOR_CHEAP, 2)])
+def test_experts_yaml_makes_a_tuned_cascade_the_default_for_routed_requests(deployed, prompt, tiers) -> None:
+    r = _chat(deployed, prompt)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-orchestrator-escalation"].startswith(f"tiers={tiers}; stopped=accepted; signal=learned")
+    summary = _summary(r)
+    assert summary["origin"] == "experts.yaml" and summary["dial"] == "beat" and summary["threshold"] == 0.5
+
+
+@pytest.mark.parametrize("choice", [{"escalation": None}, {"k": 1}], ids=["escalation-null", "k"])
+def test_a_request_that_chooses_for_itself_opts_out_of_the_default_cascade(deployed, choice) -> None:
+    r = _chat(deployed, WRONG_FOR_CHEAP, **choice)
+    assert r.status_code == 200, r.text
+    assert "x-orchestrator-escalation" not in r.headers and _summary(r) is None
+    assert [e["expert"] for e in r.json()["trace"]["events"] if e["step"] == "expert"] == ["cheap"]
+
+
+def test_a_requests_own_cascade_replaces_the_default(deployed) -> None:
+    r = _chat(deployed, RIGHT_FOR_CHEAP, escalation={"signal": "logprob", "threshold": 0.99, "max_tiers": 2, "probe_cost_weight": 1.0})
+    assert r.status_code == 200, r.text
+    summary = _summary(r)
+    assert (summary["origin"], summary["signal"], summary["threshold"]) == ("request", "logprob", 0.99)
+
+
+def test_the_default_cascade_leaves_direct_expert_models_alone(deployed) -> None:
+    r = _chat(deployed, WRONG_FOR_CHEAP, model="cheap")
+    assert r.status_code == 200, r.text
+    assert "x-orchestrator-escalation" not in r.headers
+    assert r.json()["choices"][0]["message"]["content"].endswith("The answer is 381.")
+
+
+def test_a_streamed_request_gets_the_default_cascades_answer(deployed) -> None:
+    body = {"model": "router/auto", "stream": True, "messages": [{"role": "user", "content": WRONG_FOR_CHEAP}]}
+    with httpx.stream("POST", f"{deployed.url}/v1/chat/completions", json=body, timeout=30) as r:
+        assert r.status_code == 200  # headers leave before the cascade runs: only the text can tell
+        chunks = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text.endswith("The answer is 391."), "the strong expert's answer, not the cheap one's"

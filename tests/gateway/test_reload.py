@@ -28,12 +28,12 @@ ADMIN = {"authorization": "Bearer s3cret-admin"}
 PROMPT = "integral derivative equation algebra war treaty"
 
 
-def _yaml(router: str) -> str:
+def _yaml(router: str, extra: str = "") -> str:
     experts = "\n".join(
         f"  - {{name: {n}, model: hosted_vllm/org/{n}, api_base: 'http://{n}.test/v1', roles: [expert, aggregator], max_retries: 0}}"
         for n in EXPERTS
     )
-    return f"version: 1\nexperts:\n{experts}\nrouter:\n{router}\ngateway:\n  admin_key_env: ADMIN_KEY\n"
+    return f"version: 1\nexperts:\n{experts}\nrouter:\n{router}\ngateway:\n  admin_key_env: ADMIN_KEY\n{extra}"
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,51 @@ def test_reload_warns_about_a_dial_the_artifact_cannot_honour(served) -> None:
     response = http.post("/admin/reload", headers=ADMIN)
     assert response.status_code == 200
     assert any("fallback_category" in w and "retrain" in w for w in response.json()["warnings"])
+
+
+def _chat(http: TestClient, model: str = "router/auto") -> httpx.Response:
+    return http.post("/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": PROMPT}]})
+
+
+CASCADE_FROM_THE_ARTIFACT = "escalation:\n  default: {signal: router, dial: beat}\n"
+
+
+def test_reload_refuses_a_default_cascade_whose_dial_the_artifact_lacks(served) -> None:
+    http, path = served
+    path.write_text(_yaml("  k_min: 1\n  k_max: 1\n  cost_weight: 0.0\n", CASCADE_FROM_THE_ARTIFACT))
+    response = http.post("/admin/reload", headers=ADMIN)
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    line = path.read_text().splitlines().index("  default: {signal: router, dial: beat}") + 1
+    assert f"{path}:{line}: escalation.default.dial" in message and "no tuned escalation settings" in message
+    r = _chat(http)
+    assert r.status_code == 200 and "x-orchestrator-escalation" not in r.headers, "the running config stays"
+
+
+def test_reload_deploys_a_default_cascade_that_needs_no_tuned_setting(served) -> None:
+    http, path = served
+    assert "x-orchestrator-escalation" not in _chat(http).headers
+    path.write_text(_yaml("  k_min: 1\n  k_max: 1\n  cost_weight: 0.0\n", "escalation:\n  default: {signal: router, threshold: 0.0}\n"))
+    response = http.post("/admin/reload", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    assert "escalation" in response.json()["changed"]
+    r = _chat(http)
+    assert r.status_code == 200, r.text
+    assert r.headers["x-orchestrator-escalation"].startswith("tiers=1; stopped=accepted; signal=router")
+
+
+def test_a_gateway_started_with_an_unservable_default_cascade_says_why_and_keeps_direct_models(tmp_path: Path, fitted: TwoLevelRouter) -> None:
+    path = tmp_path / "experts.yaml"
+    path.write_text(_yaml("  k_max: 1\n", CASCADE_FROM_THE_ARTIFACT))
+    config = load_config(path)
+    client = ExpertClient(config, http_transport=httpx.MockTransport(FakeVllm({})))
+    with TestClient(create_app(config, router=fitted, client=client, environ={}), raise_server_exceptions=False) as http:
+        ready = http.get("/ready")
+        routed = _chat(http)
+        direct = _chat(http, model=EXPERTS[0])
+    assert ready.status_code == 503 and "escalation.default.dial" in ready.json()["router"]
+    assert routed.status_code == 503 and f"{path}:" in routed.json()["error"]["message"]
+    assert direct.status_code == 200, direct.text
 
 
 @pytest.mark.parametrize(
