@@ -173,7 +173,7 @@ class GatewayState:
             old = self.config
             changed = [name for name in type(new).model_fields if name != "source" and getattr(new, name) != getattr(old, name)]
             report.changed = changed
-            if self.router is not None and self._artifact_path(new) == self._loaded_from:
+            if self.router is not None and self._same_artifact(new):
                 deployment_cascade(new, self.router)  # ConfigError: a dial this artifact lacks, the old config stays
             await self._reload_router(new, report)
             retired = await self._reload_experts(new, changed, report)
@@ -181,6 +181,8 @@ class GatewayState:
                 self._reload_gateway(new, report)
             self.config = new
             self._rebuild()
+            if self.pipeline is None and self.router_error is not None and self.router is not None:
+                report.warnings.append(self.router_error)  # e.g. a new artifact without escalation.default's dial
             if retired is not None:
                 asyncio.get_running_loop().create_task(_retire(retired))
             freeze_long_lived(collect=True)
@@ -204,9 +206,12 @@ class GatewayState:
         self.metrics.bind_scheduler(self.scheduler.stats)
         return old
 
+    def _same_artifact(self, new: Config) -> bool:
+        """Whether ``new`` keeps the loaded router (an injected one is always kept)."""
+        return self._loaded_from is None or self._artifact_path(new) == self._loaded_from
+
     async def _reload_router(self, new: Config, report: ReloadReport) -> None:
-        same_artifact = self._loaded_from is None or self._artifact_path(new) == self._loaded_from
-        if self.router is not None and same_artifact:
+        if self.router is not None and self._same_artifact(new):
             if hasattr(self.router, "set_params"):
                 # Dials go on a copy, so requests routing right now keep a consistent set.
                 router = copy.copy(self.router)
