@@ -68,6 +68,18 @@ class EscalationInputs:
     def __len__(self) -> int:
         return self.scores.shape[0]
 
+    @property
+    def has_answers(self) -> bool:
+        """Whether any extracted answer is recorded: without them no two answers can agree."""
+        return any(a is not None for row in self.answers for a in row)
+
+
+ANSWER_SIGNALS = ("agreement", "posterior")
+"""Signals that compare the experts' answers: neither is measured (nor tuned) on data that
+records none, where they would read every pair as disagreeing."""
+NO_ANSWERS_NOTE = ("no extracted answers are recorded in this data: the agreement and posterior signals, the top-3 vote and "
+                   "the fixed agree-else-strongest cascade compare answers, so they are left out")
+
 
 @dataclass
 class Trace:
@@ -358,7 +370,7 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
     traces = _replay(plans, (train,), top, on_plan)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for signal in signals:
-        if signal == "logprob" and train.logprobs is None:
+        if (signal == "logprob" and train.logprobs is None) or (signal in ANSWER_SIGNALS and not train.has_answers):
             continue
         points, _ = _candidates(signal, traces, folds)
         if not points:
@@ -390,6 +402,7 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     pair = sorted(ranking[1:3], key=lambda j: cost_tr[j]) if len(ranking) >= 3 else []
     cheapest_right = np.where(np.nan_to_num(test.scores) >= 1.0, test.cost, np.inf)
     oracle = np.where(np.isfinite(cheapest_right).any(axis=1), cheapest_right.argmin(axis=1), test.cost.argmin(axis=1))
+    answered = train.has_answers and test.has_answers
     table: dict[str, dict] = {
         "best_single": {**_summary(_single(test, np.full(len(test), top), top)), "description": f"best single on train ({experts[top]})"},
         "vote_top3": {**_summary(_fixed(test, trio, top, acc_tr)), "description": "majority vote of the 3 best on train (" + ", ".join(experts[j] for j in trio) + ")"},
@@ -397,7 +410,9 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
         "dataset_oracle": {**_summary(_single(test, _dataset_oracle(train, test), top)), "description": "best model per task, chosen on train (reads the true task)"},
         "oracle": {**_summary(_single(test, oracle, top)), "description": "per-query oracle: cheapest right expert (reads the scores)"},
     }
-    if len(pair) == 2:
+    if not answered:
+        del table["vote_top3"]
+    if len(pair) == 2 and answered:
         table["agree_else_strongest"] = {**_summary(_agree_else_strongest(test, pair, top)),
                                          "description": f"fixed cascade: {experts[pair[0]]} and {experts[pair[1]]} agree, else {experts[top]}"}
     folds = _folds(len(train), cv, seed)
@@ -405,7 +420,7 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     curves: dict[str, list[dict[str, float]]] = {}
     separation: dict[str, float] = {}  # per signal: AUROC of its first-tier confidence for the first tier being right (test)
     for signal in signals:
-        if signal == "logprob" and (train.logprobs is None or test.logprobs is None):
+        if (signal == "logprob" and (train.logprobs is None or test.logprobs is None)) or (signal in ANSWER_SIGNALS and not answered):
             continue
         points, confs = _candidates(signal, traces, folds)
         if not points:
@@ -425,4 +440,5 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
                                   for t in THRESHOLDS[::4]]
     return {"top_model": experts[top], "train_best_single": {"accuracy": single_acc, "mean_cost": single_cost},
             "policies": table, "curves": curves, "first_tier_auroc": separation,
-            "notes": [] if train.logprobs is not None else ["no token log-probabilities are recorded in this data: the logprob signal is measured with the simulator (bench/bench_escalation.py --simulated-logprobs)"]}
+            "notes": ([] if train.logprobs is not None else ["no token log-probabilities are recorded in this data: the logprob signal is measured with the simulator (bench/bench_escalation.py --simulated-logprobs)"])
+            + ([] if answered else [NO_ANSWERS_NOTE])}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from orchestrator.escalation.replay import (
     evaluate_escalation,
     operating_points,
     stop_at,
+    tune_escalation,
     trace_plan,
     truncate,
 )
@@ -219,7 +222,6 @@ def test_a_two_tier_trace_is_the_three_tier_trace_cut_short():
 
 
 def test_tuning_on_train_picks_what_the_offline_table_reports_for_each_live_signal():
-    from orchestrator.escalation.replay import tune_escalation
 
     train, test = _herd(300, 0, herd_wrong=0.4), _herd(100, 1, herd_wrong=0.4)
     plans = tuple(p for p in PLANS if p.probe_cost_weight >= 0.3)  # 1-2 probes: agreement included
@@ -239,7 +241,7 @@ def test_tuning_on_train_picks_what_the_offline_table_reports_for_each_live_sign
 
 
 def test_a_learned_dial_carries_the_per_tier_models_eval_scores_test_with():
-    from orchestrator.escalation.replay import _learned_models, tune_escalation
+    from orchestrator.escalation.replay import _learned_models
     from orchestrator.escalation.signals import LEARNERS
 
     train = _herd(300, 0, herd_wrong=0.4)
@@ -266,3 +268,21 @@ def test_a_two_tier_plan_reuses_its_three_tier_siblings_learned_first_tier_exact
     alone = _learned_oof(trace_plan(d, two, top=2), folds, learner)  # the two-tier plan fitted on its own trace
     np.testing.assert_array_equal(shared[two][0], alone)
     assert (shared[two][0][:, -1] == 1.0).all() and (shared[three][0][:, -1] == 1.0).all(), "the last tier always answers"
+
+
+def test_data_without_recorded_answers_measures_and_tunes_only_the_signals_that_need_none():
+    def unanswered(d: EscalationInputs) -> EscalationInputs:
+        return dataclasses.replace(d, answers=[[None] * len(row) for row in d.answers])
+
+    plans = PLANS[:2] + tuple(p for p in PLANS if p.probes == 2)[:2]
+    train, test = _herd(200, 0, herd_wrong=0.3), _herd(100, 1, herd_wrong=0.3)
+    answered = evaluate_escalation(train, test, ["h1", "h2", "strong"], router_pick=np.full(100, 2), plans=plans)
+    assert {"vote_top3", "agree_else_strongest"} <= set(answered["policies"])
+    assert {"agreement", "posterior"} <= set(answered["curves"]) and set(tune_escalation(train, plans=plans)) >= {"agreement", "posterior"}
+    # Without answers no two can agree: the signals and baselines that compare them are left out, and said to be.
+    out = evaluate_escalation(unanswered(train), unanswered(test), ["h1", "h2", "strong"], router_pick=np.full(100, 2), plans=plans)
+    assert not {"vote_top3", "agree_else_strongest"} & set(out["policies"])
+    assert not any(name.startswith(("cascade_agreement", "cascade_posterior")) for name in out["policies"])
+    assert {"router", "learned"} <= set(out["curves"])
+    assert any("no extracted answers" in n for n in out["notes"])
+    assert set(tune_escalation(unanswered(train), plans=plans)) == {"router", "learned"}
