@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
+from orchestrator.data.summary import oracle_choice
 from orchestrator.escalation.cascade import CascadePlan, plan_tiers, tally
 from orchestrator.escalation.signals import FEATURES, LEARNERS, Confidence, TierModels, signal_value, tally_features
 from orchestrator.router.tuning import fold_mean_and_se, free_accuracy
@@ -400,15 +401,14 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     single_acc, single_cost = float(acc_tr[top]), float(cost_tr[top])
     trio = ranking[:3]
     pair = sorted(ranking[1:3], key=lambda j: cost_tr[j]) if len(ranking) >= 3 else []
-    cheapest_right = np.where(np.nan_to_num(test.scores) >= 1.0, test.cost, np.inf)
-    oracle = np.where(np.isfinite(cheapest_right).any(axis=1), cheapest_right.argmin(axis=1), test.cost.argmin(axis=1))
+    oracle = oracle_choice(test.scores, test.cost)  # the eval report's oracle: graded scores count, not only 1.0
     answered = train.has_answers and test.has_answers
     table: dict[str, dict] = {
         "best_single": {**_summary(_single(test, np.full(len(test), top), top)), "description": f"best single on train ({experts[top]})"},
         "vote_top3": {**_summary(_fixed(test, trio, top, acc_tr)), "description": "majority vote of the 3 best on train (" + ", ".join(experts[j] for j in trio) + ")"},
         "router": {**_summary(_single(test, router_pick, top)), "description": "the router alone (k=1, its default cost weight)"},
         "dataset_oracle": {**_summary(_single(test, _dataset_oracle(train, test), top)), "description": "best model per task, chosen on train (reads the true task)"},
-        "oracle": {**_summary(_single(test, oracle, top)), "description": "per-query oracle: cheapest right expert (reads the scores)"},
+        "oracle": {**_summary(_single(test, oracle, top)), "description": "per-query oracle: cheapest expert with the best score (reads the scores)"},
     }
     if not answered:
         del table["vote_top3"]

@@ -286,3 +286,10 @@ def test_data_without_recorded_answers_measures_and_tunes_only_the_signals_that_
     assert {"router", "learned"} <= set(out["curves"])
     assert any("no extracted answers" in n for n in out["notes"])
     assert set(tune_escalation(unanswered(train), plans=plans)) == {"router", "learned"}
+
+
+def test_the_per_query_oracle_takes_the_best_graded_score_not_only_a_perfect_one():
+    d = _herd(50, 0, herd_wrong=0.3)
+    graded = dataclasses.replace(d, scores=np.tile([0.2, 0.3, 0.6], (50, 1)))
+    oracle = evaluate_escalation(graded, graded, ["h1", "h2", "strong"], router_pick=np.full(50, 0), signals=(), plans=PLANS[:1])["policies"]["oracle"]
+    assert oracle["accuracy"] == pytest.approx(0.6) and oracle["mean_cost"] == pytest.approx(1.0)
