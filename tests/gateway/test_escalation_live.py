@@ -4,6 +4,7 @@ right), and escalates only when it is unsure; trace, header and Prometheus count
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import httpx
@@ -54,16 +55,23 @@ class CheapFirstRouter:
         return [RoutingDecision("general", {"general": 1.0}, [], ranked, 1, ["cheap"], None, None) for _ in prompts]
 
 
-@pytest.fixture(scope="module")
-def live(sim_factory, tmp_path_factory):
-    data = tmp_path_factory.mktemp("escalation") / "replay.jsonl"
+@contextlib.contextmanager
+def _gateway(sim_factory, tmp_path_factory, tag: str, **settings):
+    """Two replaying simulator experts behind a real gateway, with experts.yaml ``settings``."""
+    data = tmp_path_factory.mktemp(tag) / "replay.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
     experts = []
     for name in ("cheap", "strong"):
-        sim = sim_factory(f"org/esc-{name}", expert=name, replay=str(data))
-        experts.append({"name": name, "model": f"hosted_vllm/org/esc-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]})
-    config = parse_config(yaml.safe_dump({"version": 1, "experts": experts, "scheduler": {"max_wait_ms": 1}}))
+        sim = sim_factory(f"org/{tag}-{name}", expert=name, replay=str(data))
+        experts.append({"name": name, "model": f"hosted_vllm/org/{tag}-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]})
+    config = parse_config(yaml.safe_dump({"version": 1, "experts": experts, "scheduler": {"max_wait_ms": 1}, **settings}))
     with ThreadedServer(create_app(config, router=CheapFirstRouter())) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live(sim_factory, tmp_path_factory):
+    with _gateway(sim_factory, tmp_path_factory, "esc") as server:
         yield server
 
 
@@ -144,15 +152,7 @@ def test_a_dial_the_gateway_cannot_honour_is_a_400_that_says_why(live, escalatio
 @pytest.fixture(scope="module")
 def deployed(sim_factory, tmp_path_factory):
     """The same experts, with experts.yaml making the learned "beat" dial every routed request's cascade."""
-    data = tmp_path_factory.mktemp("escalation-default") / "replay.jsonl"
-    data.write_text("\n".join(json.dumps(r) for r in ROWS) + "\n")
-    experts = []
-    for name in ("cheap", "strong"):
-        sim = sim_factory(f"org/esc-default-{name}", expert=name, replay=str(data))
-        experts.append({"name": name, "model": f"hosted_vllm/org/esc-default-{name}", "api_base": sim.api_base, "max_retries": 0, "roles": ["expert", "aggregator"]})
-    config = parse_config(yaml.safe_dump({"version": 1, "experts": experts, "scheduler": {"max_wait_ms": 1},
-                                          "escalation": {"default": {"signal": "learned", "dial": "beat"}}}))
-    with ThreadedServer(create_app(config, router=CheapFirstRouter())) as server:
+    with _gateway(sim_factory, tmp_path_factory, "esc-default", escalation={"default": {"signal": "learned", "dial": "beat"}}) as server:
         yield server
 
 
