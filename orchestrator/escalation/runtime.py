@@ -168,7 +168,8 @@ def escalation_headers(trace: Any) -> dict[str, str]:
         return {}
     d = events[-1].decision
     conf = "" if d.get("confidence") is None else f"; confidence={d['confidence']:.3f}"
-    return {HEADER: f"tiers={d['tiers_used']}; stopped={d['stopped']}; signal={d['signal']}{conf}"}
+    origin = "" if d.get("origin", "request") == "request" else f"; origin={d['origin']}"  # a client that asked for none learns why
+    return {HEADER: f"tiers={d['tiers_used']}; stopped={d['stopped']}; signal={d['signal']}{conf}{origin}"}
 
 
 def summary_event(outcome: CascadeOutcome, opts: EscalationOptions) -> TraceEvent:

@@ -170,6 +170,7 @@ def test_experts_yaml_makes_a_tuned_cascade_the_default_for_routed_requests(depl
     r = _chat(deployed, prompt)
     assert r.status_code == 200, r.text
     assert r.headers["x-orchestrator-escalation"].startswith(f"tiers={tiers}; stopped=accepted; signal=learned")
+    assert r.headers["x-orchestrator-escalation"].endswith("; origin=experts.yaml")
     summary = _summary(r)
     assert summary["origin"] == "experts.yaml" and summary["dial"] == "beat" and summary["threshold"] == 0.5
 
