@@ -35,6 +35,7 @@ class TrainReport:
     cv_policies: dict[str, dict[str, float]] = field(default_factory=dict)  # the router beside its simple policies (router.cv_policies_)
     escalation: dict[str, dict[str, dict]] = field(default_factory=dict)  # tuned cascade settings per signal and dial (router.escalation_)
     escalation_tier: str = "minilm"  # whose settings ``escalation`` holds: the tier `serve` loads by default (static when distilled)
+    escalation_untuned: dict[str, str] = field(default_factory=dict)  # live signals the data cannot tune, and what it lacks
 
 
 def profile_yaml(router) -> str:
@@ -67,12 +68,13 @@ def fit_static_tier_router(router, ds, cats=None, config=None, say: Callable[[st
 ESCALATION_TUNING_ROWS = 20_000  # the replay is a Python loop per row and plan: ~3.5 s per 1,000 rows per tier (mmlu_pro: 15 s)
 
 
-def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: int = ESCALATION_TUNING_ROWS, seed: int = 0) -> None:
+def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: int = ESCALATION_TUNING_ROWS, seed: int = 0) -> dict[str, str]:
     """The cascade settings a request's ``escalation.dial`` deploys (``router.escalation_``), chosen
     on the router's own held-out predictions for the training rows, as ``eval`` chooses them (on a
-    seeded sample of ``max_rows`` rows of a larger training split, as eval's dial sweep samples)."""
+    seeded sample of ``max_rows`` rows of a larger training split, as eval's dial sweep samples).
+    Returns the signals left untuned, each with what the data lacks."""
     from orchestrator.escalation.offline import escalation_inputs
-    from orchestrator.escalation.replay import tune_escalation
+    from orchestrator.escalation.replay import tune_escalation, unmeasurable
 
     if list(ds.experts) != list(router.experts_):
         ds = ds.select_experts(list(router.experts_))  # the experts the config kept
@@ -84,8 +86,9 @@ def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: i
     if len(rows) > max_rows:
         rows = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
     say(f"tuning the escalation dials on {len(rows)} of {len(ds)} rows" if len(rows) < len(ds) else "tuning the escalation dials")
-    sub = ds.subset(rows)
-    router.escalation_ = tune_escalation(escalation_inputs(sub, quality[rows], None if est is None else est[rows], cost[rows], router.cost_scale_))
+    inputs = escalation_inputs(ds.subset(rows), quality[rows], None if est is None else est[rows], cost[rows], router.cost_scale_)
+    router.escalation_ = tune_escalation(inputs)
+    return unmeasurable(inputs)
 
 
 def train_router(
@@ -124,7 +127,7 @@ def train_router(
         say(f"embedding {len(cats.texts)} category-labelled queries")
         cat_X = cached_embeddings(cats.texts, router.embedder, cache_dir=cache)
     router.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say)
-    tune_escalation_dials(router, ds, say, seed=seed)
+    untuned = tune_escalation_dials(router, ds, say, seed=seed)
     twin = None
     if static_tier:
         from router_training.static_distill import distil_static_tier
@@ -136,7 +139,7 @@ def train_router(
         router.static_tier_ = distil_static_tier(router.embedder, texts, targets, progress=say, cache_dir=cache)
         say("fitting the static tier's own router")
         twin = fit_static_tier_router(router, ds, cats, config, say)
-        tune_escalation_dials(twin, ds, say, seed=seed)
+        untuned = tune_escalation_dials(twin, ds, say, seed=seed)
     router.save(out, static_router=twin)
     if profile_out is not None:
         Path(profile_out).write_text(profile_yaml(router), encoding="utf-8")
@@ -147,5 +150,5 @@ def train_router(
         blend={**router.blend_.weights, "k": router.blend_.k, "C": router.blend_.C}, out=Path(out),
         profile_out=None if profile_out is None else Path(profile_out), category_expert=dict(router.category_expert_),
         cv_policies=dict(router.cv_policies_), escalation=dict((twin or router).escalation_),
-        escalation_tier="minilm" if twin is None else "static",
+        escalation_tier="minilm" if twin is None else "static", escalation_untuned=untuned,
     )

@@ -47,6 +47,11 @@ def train(
         console.print(f"escalation dial ({report.escalation_tier} tier), signal {signal}: " + "; ".join(
             f"{dial} = {d['learner'] + ' model, ' if 'learner' in d else ''}threshold {d['threshold']:g}, {d['probes']} probe(s) at cost weight {d['probe_cost_weight']:g}, {d['max_tiers']} tiers, "
             f"merge {d['merge']} (CV accuracy {d['train_accuracy']:.3f})" for dial, d in dials.items()), highlight=False, soft_wrap=True)
+    lacking: dict[str, list[str]] = {}
+    for signal, why in report.escalation_untuned.items():
+        lacking.setdefault(why, []).append(signal)
+    for why, signals in lacking.items():
+        console.print(f"no escalation dial for {', '.join(signals)}: {why} in this data", highlight=False, soft_wrap=True)
     if report.profile_out is not None:
         console.print(f"profile section written to {report.profile_out}", highlight=False)
 

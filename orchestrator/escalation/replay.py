@@ -30,7 +30,7 @@ from orchestrator.escalation.signals import FEATURES, LEARNERS, Confidence, Tier
 from orchestrator.router.tuning import fold_mean_and_se, free_accuracy
 
 __all__ = ["LIVE_SIGNALS", "PLANS", "PROBE_COST_WEIGHTS", "THRESHOLDS", "EscalationInputs", "OperatingPoint", "Trace", "auroc", "cascade_plans",
-           "evaluate_escalation", "operating_points", "stop_at", "trace_plan", "truncate", "tune_escalation"]
+           "evaluate_escalation", "operating_points", "stop_at", "trace_plan", "truncate", "tune_escalation", "unmeasurable"]
 
 THRESHOLDS = tuple(np.round(np.arange(0.0, 1.0001, 0.025), 3))
 # Tier 1's cost weight spans the router's dial (blend.COST_WEIGHT_GRID's useful range), not only
@@ -80,6 +80,16 @@ ANSWER_SIGNALS = ("agreement", "posterior")
 records none, where they would read every pair as disagreeing."""
 NO_ANSWERS_NOTE = ("no extracted answers are recorded in this data: the agreement and posterior signals, the top-3 vote and "
                    "the fixed agree-else-strongest cascade compare answers, so they are left out")
+
+
+def unmeasurable(*splits: EscalationInputs) -> dict[str, str]:
+    """The signals these splits cannot measure, each with what the data lacks."""
+    out: dict[str, str] = {}
+    if not all(d.has_answers for d in splits):
+        out.update(dict.fromkeys(ANSWER_SIGNALS, "no extracted answers are recorded"))
+    if any(d.logprobs is None for d in splits):
+        out["logprob"] = "no token log-probabilities are recorded"
+    return out
 
 
 @dataclass
@@ -370,8 +380,9 @@ def tune_escalation(train: EscalationInputs, *, signals: tuple[str, ...] = LIVE_
     folds = _folds(len(train), cv, seed)
     traces = _replay(plans, (train,), top, on_plan)
     out: dict[str, dict[str, dict[str, Any]]] = {}
+    skip = unmeasurable(train)
     for signal in signals:
-        if (signal == "logprob" and train.logprobs is None) or (signal in ANSWER_SIGNALS and not train.has_answers):
+        if signal in skip:
             continue
         points, _ = _candidates(signal, traces, folds)
         if not points:
@@ -419,8 +430,9 @@ def evaluate_escalation(train: EscalationInputs, test: EscalationInputs, experts
     traces = _replay(plans, (train, test), top, on_plan)
     curves: dict[str, list[dict[str, float]]] = {}
     separation: dict[str, float] = {}  # per signal: AUROC of its first-tier confidence for the first tier being right (test)
+    skip = unmeasurable(train, test)
     for signal in signals:
-        if (signal == "logprob" and (train.logprobs is None or test.logprobs is None)) or (signal in ANSWER_SIGNALS and not answered):
+        if signal in skip:
             continue
         points, confs = _candidates(signal, traces, folds)
         if not points:

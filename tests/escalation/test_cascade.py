@@ -286,6 +286,8 @@ def test_data_without_recorded_answers_measures_and_tunes_only_the_signals_that_
     assert {"router", "learned"} <= set(out["curves"])
     assert any("no extracted answers" in n for n in out["notes"])
     assert set(tune_escalation(unanswered(train), plans=plans)) == {"router", "learned"}
+    assert unmeasurable(unanswered(train)) == {"agreement": "no extracted answers are recorded", "posterior": "no extracted answers are recorded",
+                                               "logprob": "no token log-probabilities are recorded"}
 
 
 def test_the_per_query_oracle_takes_the_best_graded_score_not_only_a_perfect_one():

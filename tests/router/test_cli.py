@@ -35,6 +35,8 @@ def trained(tmp_path_factory) -> Path:
     assert (out / "static_router.joblib").is_file(), "and fits the router the static tier serves on its own vectors"
     # The dials printed are the ones the gateway serves by default: the static tier's.
     assert "escalation dial (static tier), signal router: match = threshold" in result.output
+    # a live signal the data cannot tune is named with what the data lacks (the demo records no log-probabilities)
+    assert "no escalation dial for logprob: no token log-probabilities are recorded in this data" in result.output
     printed = {}
     for blob in ("router.joblib", "static_router.joblib"):  # each router's cascade tuned on its own held-out predictions
         tuned = printed[blob] = joblib.load(out / blob)["state"]["escalation_"]
