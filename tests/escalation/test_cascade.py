@@ -18,9 +18,10 @@ from orchestrator.escalation.replay import (
     evaluate_escalation,
     operating_points,
     stop_at,
-    tune_escalation,
     trace_plan,
     truncate,
+    tune_escalation,
+    unmeasurable,
 )
 from orchestrator.escalation.signals import FEATURES, confidence_features, signal_value
 
