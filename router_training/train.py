@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from orchestrator.data import load_category_file, load_dataset
+from orchestrator.escalation.offline import MAX_ROWS as ESCALATION_MAX_ROWS
 
 __all__ = ["TrainReport", "fit_static_tier_router", "profile_yaml", "train_router"]
 
@@ -65,13 +66,10 @@ def fit_static_tier_router(router, ds, cats=None, config=None, say: Callable[[st
     return twin.fit(ds, categories=cats, config=config, embeddings=X, category_embeddings=cat_X, progress=say or (lambda _m: None))
 
 
-ESCALATION_TUNING_ROWS = 20_000  # the replay is a Python loop per row and plan: ~3.5 s per 1,000 rows per tier (mmlu_pro: 15 s)
-
-
-def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: int = ESCALATION_TUNING_ROWS, seed: int = 0) -> dict[str, str]:
+def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: int = ESCALATION_MAX_ROWS, seed: int = 0) -> dict[str, str]:
     """The cascade settings a request's ``escalation.dial`` deploys (``router.escalation_``), chosen
     on the router's own held-out predictions for the training rows, as ``eval`` chooses them (on a
-    seeded sample of ``max_rows`` rows of a larger training split, as eval's dial sweep samples).
+    seeded sample of ``max_rows`` rows of a larger training split, the sample eval's table reads).
     Returns the signals left untuned, each with what the data lacks."""
     from orchestrator.escalation.offline import escalation_inputs
     from orchestrator.escalation.replay import tune_escalation, unmeasurable
@@ -82,10 +80,9 @@ def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: i
     cost, _ = ds.cost_matrix()
     if cost is None:  # no recorded cost: the router's own estimate (config prices), else every call costs 1
         cost = est if est is not None else np.ones(ds.scores.shape)
-    rows = np.arange(len(ds))
-    if len(rows) > max_rows:
-        rows = np.sort(np.random.default_rng(seed).choice(len(rows), max_rows, replace=False))
-    say(f"tuning the escalation dials on {len(rows)} of {len(ds)} rows" if len(rows) < len(ds) else "tuning the escalation dials")
+    sample = ds.sample_rows(max_rows, seed)  # the sample eval's escalation table chooses on (escalation.offline.MAX_ROWS)
+    rows = np.arange(len(ds)) if sample is None else sample
+    say(f"tuning the escalation dials on {len(rows)} of {len(ds)} rows" if sample is not None else "tuning the escalation dials")
     inputs = escalation_inputs(ds.subset(rows), quality[rows], None if est is None else est[rows], cost[rows], router.cost_scale_)
     router.escalation_ = tune_escalation(inputs)
     return unmeasurable(inputs)

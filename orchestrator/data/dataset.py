@@ -68,6 +68,13 @@ class RoutingDataset:
     def split(self, name: str) -> RoutingDataset:
         return self.subset(np.array([s == name for s in self.splits], dtype=bool))
 
+    def sample_rows(self, max_rows: int, seed: int = 0) -> np.ndarray | None:
+        """A seeded sample of ``max_rows`` row indices, in order, for work that replays every row
+        per setting (the cost-dial sweep, the escalation replay); None when every row fits."""
+        if len(self) <= max_rows:
+            return None
+        return np.sort(np.random.default_rng(seed).choice(len(self), size=max_rows, replace=False))
+
     def select_experts(self, names: list[str]) -> RoutingDataset:
         cols = [self.experts.index(n) for n in names]
         return replace(

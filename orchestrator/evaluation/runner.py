@@ -18,6 +18,7 @@ import numpy as np
 from orchestrator.config import Config, load_config
 from orchestrator.data import RoutingDataset, load_dataset, summarize
 from orchestrator.errors import ConfigError, DatasetError, Problem
+from orchestrator.escalation.offline import MAX_ROWS as ESCALATION_MAX_ROWS
 from orchestrator.evaluation.costs import CostSignal, resolve_costs
 from orchestrator.evaluation.embedding import embed_prompts
 from orchestrator.evaluation.policies import FixedPolicy, OraclePolicy, Policy, RouterPolicy
@@ -58,6 +59,7 @@ class EvalOptions:
     embedding_cache: Path | None = None
     sweep_rows: int = 20_000
     escalation: bool = True
+    escalation_rows: int = ESCALATION_MAX_ROWS
 
 
 @dataclass
@@ -191,19 +193,12 @@ def _policies(routers: dict[str, Any], test: RoutingDataset, ranking: list[int],
     return {name: policies[name] for name in POLICY_ORDER if name in policies}
 
 
-def _sweep_rows(n: int, opts: EvalOptions) -> np.ndarray | None:
-    """A seeded sample of rows for the dial sweep on large splits (None = every row)."""
-    if n <= opts.sweep_rows:
-        return None
-    return np.sort(np.random.default_rng(opts.seed).choice(n, size=opts.sweep_rows, replace=False))
-
-
 def _sweep(router: Any, test: RoutingDataset, emb: np.ndarray, costs: CostSignal, opts: EvalOptions, progress: Progress) -> list[CostQualityPoint]:
     """The router's quality/cost dial: one replay per ``cost_weight`` (of a sample on large splits:
     each replay costs as much as the router policy's own)."""
     from orchestrator.evaluation.outcomes import score_selection
 
-    rows = _sweep_rows(len(test), opts)
+    rows = test.sample_rows(opts.sweep_rows, opts.seed)
     if rows is not None:
         test, emb, costs = test.subset(rows), emb[rows], CostSignal(costs.matrix[rows], costs.unit, costs.source)  # type: ignore[index]
     points = []
@@ -322,7 +317,7 @@ def _escalation(router: Any, train: RoutingDataset, test: RoutingDataset, test_e
         return escalation_report(router, train, test, test_emb,
                                  train_costs.matrix if train_costs.matrix is not None else ones(train),
                                  test_costs.matrix if test_costs.matrix is not None else ones(test), seed=opts.seed,
-                                 on_plan=advance)
+                                 on_plan=advance, max_rows=opts.escalation_rows)
 
 
 def _default_embedder() -> Any:

@@ -73,6 +73,19 @@ def test_cost_dial_sweep_samples_rows_on_large_splits_and_says_so(synthetic_file
     assert any("sample of 50 of the 120 rows" in note for note in report.notes)
 
 
+def test_the_escalation_replay_samples_rows_on_large_splits_and_says_so(synthetic_file: Path):
+    report = run_evaluation(
+        EvalOptions(data=synthetic_file, n_boot=0, cost_weights=(0.0,), escalation_rows=50), embedder=FakeEmbedder()
+    ).report
+    esc = report.escalation
+    assert esc is not None and any("seeded sample of 50 of the" in n and "train rows and 50 of the 120 test rows" in n for n in esc["notes"])
+    test = load_dataset(synthetic_file).split("test")
+    rows = test.sample_rows(50, seed=0)  # the table is scored on this sample of the test rows
+    top = test.experts.index(esc["top_model"])
+    assert esc["policies"]["best_single"]["accuracy"] == pytest.approx(test.scores[rows, top].mean())
+    assert {"cascade_router_match", "cascade_learned_beat"} <= set(esc["policies"])
+
+
 def test_the_report_sets_the_router_beside_its_simple_policies_on_train_cv(k2):
     cv = k2.router["cv_policies"]
     assert set(cv) == {"router", "category", "knn"}
