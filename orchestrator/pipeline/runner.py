@@ -113,7 +113,7 @@ class Pipeline:
             max_fallbacks=max_fallbacks,
             retriever=retriever,
         )
-        self.default_escalation = deployment_cascade(config, router)
+        self.default_escalation = deployment_cascade(config, getattr(router, "escalation_", None))
 
     def _resolved(self, options: RequestOptions) -> RequestOptions:
         """A cascade asking for a ``dial`` gets the plan and threshold the router's artifact tuned;
@@ -173,15 +173,15 @@ class Pipeline:
         yield result
 
 
-def deployment_cascade(config: Config, router: Router) -> EscalationOptions | None:
-    """experts.yaml's ``escalation.default``, its dial resolved once against this router: a dial
-    the artifact lacks is the deployment's error (:class:`ConfigError` at its line), not each
-    request's."""
+def deployment_cascade(config: Config, tuned: dict[str, dict[str, dict[str, Any]]] | None) -> EscalationOptions | None:
+    """experts.yaml's ``escalation.default``, its dial resolved once against the settings the
+    router's artifact tuned (``escalation_``): a dial it lacks is the deployment's error
+    (:class:`ConfigError` at its line), not each request's."""
     opts = config.escalation.default
     if opts is None:
         return None
     try:
-        resolved = resolve_dial(opts, getattr(router, "escalation_", None))
+        resolved = resolve_dial(opts, tuned)
     except InvalidRequest as exc:
         raise ConfigError(config.problem(("escalation", "default", "dial"), str(exc))) from exc
     resolved._origin = "experts.yaml"

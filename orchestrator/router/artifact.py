@@ -18,7 +18,7 @@ from orchestrator.errors import ArtifactError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_TIER", "FORMAT_VERSION", "MANIFEST", "TIERS", "load_router", "read_manifest", "resolve_tier", "save_router"]
+__all__ = ["DEFAULT_TIER", "FORMAT_VERSION", "MANIFEST", "TIERS", "load_router", "read_manifest", "resolve_tier", "save_router", "tuned_escalation"]
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -124,6 +124,26 @@ def resolve_tier(path: Path, tier: str) -> tuple[str, str | None]:
     return tier, None
 
 
+def _state_file(path: Path, tier: str) -> str:
+    # The static tier routes with the router fitted on its own vectors when the artifact has one
+    # (older artifacts: the MiniLM-fitted router reads the projected static vectors).
+    return STATIC_ROUTER_FILE if tier == "static" and (path / STATIC_ROUTER_FILE).is_file() else ROUTER_FILE
+
+
+def tuned_escalation(path: Path, tier: str = DEFAULT_TIER) -> dict[str, Any] | None:
+    """The escalation dials the router serving on ``tier`` carries (``escalation_``), read without
+    loading an embedder: what ``orchestrator config validate`` checks experts.yaml against."""
+    import joblib
+
+    read_manifest(path)
+    tier, _ = resolve_tier(path, tier)
+    try:
+        state = joblib.load(path / _state_file(path, tier))["state"]
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means an unusable artifact
+        raise ArtifactError(f"{path / _state_file(path, tier)} cannot be loaded ({type(exc).__name__}: {exc}); retrain") from exc
+    return state.get("escalation_")
+
+
 def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = DEFAULT_TIER) -> Any:
     """Load an artifact folder on embedding ``tier``; the tier actually used (after a fallback,
     see :func:`resolve_tier`) is ``router.embedding_tier`` and its warning ``router.tier_warning``."""
@@ -152,9 +172,7 @@ def load_router(cls: type, path: Path, *, embedder: Any = None, tier: str = DEFA
         )
     if manifest.get("prompt_view_version") != VIEW_VERSION:
         raise ArtifactError(f"{path} was trained with another prompt view (version {manifest.get('prompt_view_version')}); retrain")
-    # The static tier routes with the router fitted on its own vectors when the artifact has one
-    # (older artifacts: the MiniLM-fitted router reads the projected static vectors).
-    state_file = STATIC_ROUTER_FILE if tier == "static" and (path / STATIC_ROUTER_FILE).is_file() else ROUTER_FILE
+    state_file = _state_file(path, tier)
     try:
         blob = joblib.load(path / state_file)
         router = cls(**blob["params"], embedder=embedder)

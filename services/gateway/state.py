@@ -174,7 +174,7 @@ class GatewayState:
             changed = [name for name in type(new).model_fields if name != "source" and getattr(new, name) != getattr(old, name)]
             report.changed = changed
             if self.router is not None and self._same_artifact(new):
-                deployment_cascade(new, self.router)  # ConfigError: a dial this artifact lacks, the old config stays
+                deployment_cascade(new, getattr(self.router, "escalation_", None))  # ConfigError: a dial this artifact lacks, the old config stays
             await self._reload_router(new, report)
             retired = await self._reload_experts(new, changed, report)
             if "gateway" in changed:

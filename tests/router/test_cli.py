@@ -100,3 +100,26 @@ def test_escalation_dials_are_tuned_on_a_seeded_sample_of_a_large_training_split
     tune_escalation_dials(router, train, said.append, max_rows=40)
     assert said == [f"tuning the escalation dials on 40 of {len(train)} rows"]
     assert set(router.escalation_["router"]) == {"match", "beat"}
+
+
+@pytest.mark.parametrize(("default", "exit_code", "says"), [
+    ({"signal": "learned", "dial": "beat"}, 0, "escalation.default: dial 'beat' for signal 'learned' is in"),
+    ({"signal": "logprob", "dial": "beat"}, 2, "escalation.default.dial: no tuned 'beat' setting for signal 'logprob'"),
+])
+def test_config_validate_checks_the_default_cascade_against_the_artifact_serve_loads(trained, tmp_path, default, exit_code, says):
+    doc = yaml.safe_load(CONFIG.read_text())
+    doc["router"]["artifacts"] = str(trained)
+    doc["escalation"] = {"default": default}
+    path = tmp_path / "experts.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == exit_code, result.output
+    assert says in result.output
+    if exit_code:
+        line = path.read_text().splitlines().index("    dial: beat") + 1
+        assert f"{path}:{line}:" in result.output and "ok" not in result.output.split()
+    # Without the artifact (not trained yet) the check waits for the gateway to load one.
+    doc["router"]["artifacts"] = str(tmp_path / "not-trained-yet")
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    result = CliRunner().invoke(app, ["config", "validate", str(path)])
+    assert result.exit_code == 0 and "is checked when the gateway loads the router artifact" in result.output
