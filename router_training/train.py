@@ -71,7 +71,7 @@ def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: i
     on the router's own held-out predictions for the training rows, as ``eval`` chooses them (on a
     seeded sample of ``max_rows`` rows of a larger training split, the sample eval's table reads).
     Returns the signals left untuned, each with what the data lacks."""
-    from orchestrator.escalation.offline import escalation_inputs
+    from orchestrator.escalation.offline import sampled_inputs
     from orchestrator.escalation.replay import tune_escalation, unmeasurable
 
     if list(ds.experts) != list(router.experts_):
@@ -80,10 +80,8 @@ def tune_escalation_dials(router, ds, say: Callable[[str], None], *, max_rows: i
     cost, _ = ds.cost_matrix()
     if cost is None:  # no recorded cost: the router's own estimate (config prices), else every call costs 1
         cost = est if est is not None else np.ones(ds.scores.shape)
-    sample = ds.sample_rows(max_rows, seed)  # the sample eval's escalation table chooses on (escalation.offline.MAX_ROWS)
-    rows = np.arange(len(ds)) if sample is None else sample
-    say(f"tuning the escalation dials on {len(rows)} of {len(ds)} rows" if sample is not None else "tuning the escalation dials")
-    inputs = escalation_inputs(ds.subset(rows), quality[rows], None if est is None else est[rows], cost[rows], router.cost_scale_)
+    inputs, sampled = sampled_inputs(ds, quality, est, cost, router.cost_scale_, max_rows=max_rows, seed=seed)
+    say(f"tuning the escalation dials on {len(inputs)} of {len(ds)} rows" if sampled else "tuning the escalation dials")
     router.escalation_ = tune_escalation(inputs)
     return unmeasurable(inputs)
 

@@ -11,7 +11,7 @@ from orchestrator.escalation.cascade import CascadePlan
 from orchestrator.escalation.replay import PLANS, EscalationInputs, evaluate_escalation
 from orchestrator.router.selection import normalise_cost
 
-__all__ = ["MAX_ROWS", "escalation_inputs", "escalation_report"]
+__all__ = ["MAX_ROWS", "escalation_inputs", "escalation_report", "sampled_inputs"]
 
 MAX_ROWS = 20_000
 """Rows of a split the escalation replay reads at most (a seeded sample beyond): the replay is a
@@ -32,6 +32,18 @@ def escalation_inputs(ds: Any, quality: np.ndarray, est_cost: np.ndarray | None,
     )
 
 
+def sampled_inputs(ds: Any, quality: np.ndarray, est_cost: np.ndarray | None, cost: np.ndarray, scale: Any,
+                   logprobs: np.ndarray | None = None, *, max_rows: int = MAX_ROWS, seed: int = 0) -> tuple[EscalationInputs, str | None]:
+    """:func:`escalation_inputs` on at most ``max_rows`` rows (a seeded sample beyond, with the
+    note saying so): the training rows `eval` chooses its table on and `train` tunes its dials on."""
+    rows = ds.sample_rows(max_rows, seed)
+    if rows is None:
+        return escalation_inputs(ds, quality, est_cost, cost, scale, logprobs), None
+    pick = lambda a: None if a is None else a[rows]  # noqa: E731
+    return (escalation_inputs(ds.subset(rows), quality[rows], pick(est_cost), cost[rows], scale, pick(logprobs)),
+            f"{max_rows} of the {len(ds)} train rows")
+
+
 def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, train_cost: np.ndarray,
                       test_cost: np.ndarray, *, seed: int = 0, signals: tuple[str, ...] = ("agreement", "router", "posterior", "learned"),
                       logprobs: tuple[np.ndarray, np.ndarray] | None = None, plans: tuple[CascadePlan, ...] = PLANS,
@@ -43,19 +55,16 @@ def escalation_report(router: Any, train: Any, test: Any, test_emb: np.ndarray, 
     if oof_q is None or list(router.experts_) != list(test.experts) or len(train) != len(oof_q):
         return None
     lp_tr, lp_te = (None, None) if logprobs is None else logprobs
-    sampled = []
-    if (rows := train.sample_rows(max_rows, seed)) is not None:
-        sampled.append(f"{max_rows} of the {len(train)} train rows")
-        train, oof_q, train_cost = train.subset(rows), oof_q[rows], train_cost[rows]
-        oof_c, lp_tr = (None if oof_c is None else oof_c[rows]), (None if lp_tr is None else lp_tr[rows])
+    train_inputs, note = sampled_inputs(train, oof_q, oof_c, train_cost, router.cost_scale_, lp_tr, max_rows=max_rows, seed=seed)
+    sampled = [] if note is None else [note]
+    # The test sample is drawn before routing, so only the sampled rows are routed.
     if (rows := test.sample_rows(max_rows, seed)) is not None:
         sampled.append(f"{max_rows} of the {len(test)} test rows")
         test, test_emb, test_cost, lp_te = test.subset(rows), test_emb[rows], test_cost[rows], (None if lp_te is None else lp_te[rows])
     q_te, c_te = router.quality_and_cost(test.prompts, embeddings=test_emb)
     pick = np.array([router.experts_.index(d.chosen[0]) for d in router.route(test.prompts, embeddings=test_emb, k=1)])
     out = evaluate_escalation(
-        escalation_inputs(train, oof_q, oof_c, train_cost, router.cost_scale_, lp_tr),
-        escalation_inputs(test, q_te, c_te, test_cost, router.cost_scale_, lp_te),
+        train_inputs, escalation_inputs(test, q_te, c_te, test_cost, router.cost_scale_, lp_te),
         list(test.experts), router_pick=pick, signals=signals, seed=seed, plans=plans, on_plan=on_plan,
     )
     if sampled:
